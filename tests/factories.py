@@ -1,0 +1,144 @@
+"""Factories for every model, in one place."""
+
+import datetime
+
+import factory
+from django.contrib.auth import get_user_model
+
+from trials import services
+from trials.models import (
+    Credential,
+    Facilitator,
+    Membership,
+    Participant,
+    Role,
+    Site,
+    Sponsor,
+    Trial,
+    TrialSite,
+)
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def save_password(self, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
+        if create:
+            self.save()
+
+
+class SponsorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Sponsor
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Sponsor {n}")
+    safety_contact_email = "safety@example.org"
+
+
+class TrialFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Trial
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"TRIAL-{n}")
+    title = factory.LazyAttribute(lambda trial: f"Trial {trial.code}")
+    sponsor = factory.SubFactory(SponsorFactory)
+    indication = "treatment-resistant depression"
+    compound = "psilocybin"
+    phase = "2"
+    target_enrollment = 100
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"S{n}")
+    name = factory.LazyAttribute(lambda site: f"Site {site.code}")
+    time_zone = "Europe/London"
+
+
+class TrialSiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TrialSite
+        django_get_or_create = ["trial", "site"]
+
+    trial = factory.SubFactory(TrialFactory)
+    site = factory.SubFactory(SiteFactory)
+    is_active = True
+    activated_on = datetime.date(2026, 1, 5)
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    trial = factory.SubFactory(TrialFactory)
+    site = factory.SubFactory(SiteFactory)
+    role = Role.COORDINATOR
+
+
+class FacilitatorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Facilitator
+
+    user = factory.SubFactory(UserFactory)
+
+
+class LicenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Credential
+
+    facilitator = factory.SubFactory(FacilitatorFactory)
+    kind = Credential.Kind.LICENCE
+    licence_type = "Clinical psychologist"
+    licence_number = factory.Sequence(lambda n: f"PSY{n:05d}")
+    jurisdiction = "England"
+    expires_on = datetime.date(2028, 12, 31)
+
+
+class TrainingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Credential
+
+    facilitator = factory.SubFactory(FacilitatorFactory)
+    kind = Credential.Kind.TRAINING
+    programme = "Psychedelic-assisted therapy facilitation"
+    hours = 120
+    completed_on = datetime.date(2025, 6, 30)
+
+
+def contact_details(**overrides: object) -> dict[str, object]:
+    """Identifying details of a candidate, as a coordinator types them."""
+    return {
+        "given_name": "Alex",
+        "family_name": "Morgan",
+        "date_of_birth": datetime.date(1984, 3, 14),
+        "phone": "+44 20 7946 0000",
+        "email": "alex.morgan@example.org",
+        "address": "1 Example Street, London",
+        "may_contact": True,
+        **overrides,
+    }
+
+
+def participant_at(trial_site: TrialSite, by: object, **contact: object) -> Participant:
+    """A candidate registered through the real service, as a coordinator would."""
+    return services.participant_create(
+        trial_site=trial_site, contact=contact_details(**contact), by=by
+    )

@@ -1,0 +1,175 @@
+"""Demo data: the example protocols, three sites, a login for every role. Safe to run again."""
+
+import datetime
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from trials import services
+from trials.models import (
+    Credential,
+    Facilitator,
+    Membership,
+    Participant,
+    Role,
+    Site,
+    Trial,
+    TrialSite,
+)
+
+PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+DEMO_PASSWORD = "dyad-demo-2026"
+SITES = [
+    ("LON", "London Psychedelic Research Unit", "Europe/London"),
+    ("NYC", "New York Center for Psychedelic Medicine", "America/New_York"),
+    ("SFO", "Bay Area Trauma Research Clinic", "America/Los_Angeles"),
+]
+TRIAL_SITES = [
+    ("COMP360-TRD-P3", "LON", 40),
+    ("COMP360-TRD-P3", "NYC", 40),
+    ("MAPP1", "NYC", 25),
+    ("MAPP1", "SFO", 25),
+]
+# username, first name, last name, [(trial, site or None, role)]
+PEOPLE = [
+    ("coordinator.lon", "Priya", "Shah", [("COMP360-TRD-P3", "LON", Role.COORDINATOR)]),
+    (
+        "coordinator.nyc",
+        "Marcus",
+        "Bell",
+        [("COMP360-TRD-P3", "NYC", Role.COORDINATOR), ("MAPP1", "NYC", Role.COORDINATOR)],
+    ),
+    ("facilitator.lon1", "Hannah", "Okafor", [("COMP360-TRD-P3", "LON", Role.FACILITATOR)]),
+    ("facilitator.lon2", "Tomás", "Rivera", [("COMP360-TRD-P3", "LON", Role.FACILITATOR)]),
+    ("investigator.lon", "Dr Eleanor", "Hart", [("COMP360-TRD-P3", "LON", Role.INVESTIGATOR)]),
+    (
+        "investigator.nyc",
+        "Dr Samuel",
+        "Cho",
+        [("COMP360-TRD-P3", "NYC", Role.INVESTIGATOR), ("MAPP1", "NYC", Role.INVESTIGATOR)],
+    ),
+    ("monitor", "Ingrid", "Larsen", [("COMP360-TRD-P3", None, Role.MONITOR)]),
+    ("sponsor.compass", "Compass", "Data Team", [("COMP360-TRD-P3", None, Role.SPONSOR)]),
+    ("sponsor.maps", "MAPS", "Data Team", [("MAPP1", None, Role.SPONSOR)]),
+]
+FACILITATORS = ["facilitator.lon1", "facilitator.lon2"]
+CANDIDATES = [
+    ("Jordan", "Ellis", datetime.date(1979, 5, 2)),
+    ("Morgan", "Achebe", datetime.date(1990, 11, 23)),
+    ("Riley", "Novak", datetime.date(1968, 2, 9)),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo trials, sites and logins (idempotent) and print the logins."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--quiet", action="store_true", help="Do not print the logins.")
+
+    @transaction.atomic
+    def handle(self, *args: object, quiet: bool = False, **options: object) -> None:
+        for path in sorted(PROTOCOLS.glob("*.yaml")):
+            version, created = services.protocol_load(
+                content=path.read_bytes(), filename=path.name, by=None, actor="seed_demo"
+            )
+        for code, name, time_zone in SITES:
+            Site.objects.get_or_create(code=code, defaults={"name": name, "time_zone": time_zone})
+        for trial_code, site_code, cap in TRIAL_SITES:
+            TrialSite.objects.get_or_create(
+                trial=Trial.objects.get(code=trial_code),
+                site=Site.objects.get(code=site_code),
+                defaults={
+                    "is_active": True,
+                    "activated_on": datetime.date(2026, 1, 5),
+                    "enrollment_cap": cap,
+                },
+            )
+        users = {
+            username: self._person(username, first, last, roles)
+            for username, first, last, roles in PEOPLE
+        }
+        self._admin()
+        for username in FACILITATORS:
+            self._facilitator(users[username])
+        self._candidates(users["coordinator.lon"])
+        if not quiet:
+            self._print_logins()
+
+    def _person(self, username: str, first: str, last: str, roles: list) -> object:  # type: ignore[type-arg]
+        user, created = get_user_model().objects.get_or_create(
+            username=username,
+            defaults={
+                "first_name": first,
+                "last_name": last,
+                "email": f"{username}@demo.dyad.example",
+            },
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        for trial_code, site_code, role in roles:
+            Membership.objects.get_or_create(
+                user=user,
+                trial=Trial.objects.get(code=trial_code),
+                site=Site.objects.get(code=site_code) if site_code else None,
+                role=role,
+            )
+        return user
+
+    def _admin(self) -> None:
+        if not get_user_model().objects.filter(username="admin").exists():
+            get_user_model().objects.create_superuser(
+                "admin",
+                "admin@demo.dyad.example",
+                DEMO_PASSWORD,
+                first_name="Data",
+                last_name="Manager",
+            )
+
+    def _facilitator(self, user) -> None:  # type: ignore[no-untyped-def]
+        facilitator, created = Facilitator.objects.get_or_create(user=user)
+        if not created:
+            return
+        Credential.objects.create(
+            facilitator=facilitator,
+            kind=Credential.Kind.LICENCE,
+            licence_type="Clinical psychologist (HCPC)",
+            licence_number=f"PYL{user.pk:05d}",
+            jurisdiction="England",
+            expires_on=datetime.date(2028, 3, 31),
+        )
+        Credential.objects.create(
+            facilitator=facilitator,
+            kind=Credential.Kind.TRAINING,
+            programme="Psilocybin therapy facilitator training",
+            hours=120,
+            completed_on=datetime.date(2025, 9, 30),
+        )
+
+    def _candidates(self, coordinator) -> None:  # type: ignore[no-untyped-def]
+        trial_site = TrialSite.objects.get(trial__code="COMP360-TRD-P3", site__code="LON")
+        if Participant.objects.at_site(trial_site).exists():
+            return
+        for given_name, family_name, born in CANDIDATES:
+            services.participant_create(
+                trial_site=trial_site,
+                by=coordinator,
+                contact={
+                    "given_name": given_name,
+                    "family_name": family_name,
+                    "date_of_birth": born,
+                    "may_contact": True,
+                },
+            )
+
+    def _print_logins(self) -> None:
+        self.stdout.write(self.style.SUCCESS(f"\nDemo logins (password for all: {DEMO_PASSWORD})"))
+        self.stdout.write("  admin                 data manager (Django admin at /admin/)")
+        for username, first, last, roles in PEOPLE:
+            where = ", ".join(
+                f"{role.label} {trial} {site or 'all sites'}" for trial, site, role in roles
+            )
+            self.stdout.write(f"  {username:<21} {where}")
+        self.stdout.write("")

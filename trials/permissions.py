@@ -1,0 +1,35 @@
+"""Who may do what: read from Membership rows, never from groups or flags."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+
+from trials.models import Membership, Participant, Role
+
+if TYPE_CHECKING:
+    from trials.models import AnyUser
+
+
+def has_site_role(user: AnyUser, *, trial_id: int, site_id: int, roles: tuple[Role, ...]) -> bool:
+    """True if the user holds one of the roles at this trial site."""
+    if not user.is_authenticated:
+        return False
+    return Membership.objects.filter(
+        user=user, trial_id=trial_id, site_id=site_id, role__in=roles
+    ).exists()
+
+
+def require_site_role(
+    user: AnyUser, *, trial_id: int, site_id: int, roles: tuple[Role, ...]
+) -> None:
+    """Refuse (403) a user who sees the records but lacks the role for this action."""
+    if not has_site_role(user, trial_id=trial_id, site_id=site_id, roles=roles):
+        names = " or ".join(str(role.label).lower() for role in roles)
+        raise PermissionDenied(f"Only a {names} at this site may do this.")
+
+
+def may_see_identity(user: AnyUser, participant: Participant) -> bool:
+    """True if the user may see who the participant is (name, contact details)."""
+    return Participant.objects.with_identity_visible_to(user).filter(pk=participant.pk).exists()

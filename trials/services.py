@@ -1,0 +1,206 @@
+"""Writes with rules for trials, sites and participants. Each runs in one transaction, audited."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from trials.audit import audit_context, require_reason
+from trials.models import (
+    PARTICIPANT_TRANSITIONS,
+    Arm,
+    Participant,
+    ParticipantContact,
+    ProtocolVersion,
+    Sponsor,
+    Trial,
+    TrialSite,
+)
+from trials.protocol import ProtocolError, canonical_json, content_hash, load_protocol_text
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+CONTACT_FIELDS = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "address",
+    "may_contact",
+)
+
+
+def study_id_for(trial_site: TrialSite, number: int) -> str:
+    """The study ID printed on every record: <TRIAL>-<SITE>-<NNNN>."""
+    return f"{trial_site.trial.code}-{trial_site.site.code}-{number:04d}"
+
+
+def participant_create(
+    *, trial_site: TrialSite, contact: dict[str, Any], by: AbstractBaseUser
+) -> Participant:
+    """Register a candidate at an active trial site, with their identity kept apart."""
+    with transaction.atomic(), audit_context(by=by, reason="Candidate registered"):
+        # The row lock serialises number allocation: two coordinators never get the same number.
+        locked = (
+            TrialSite.objects.select_for_update()
+            .select_related("trial", "site")
+            .get(pk=trial_site.pk)
+        )
+        if not locked.is_active:
+            raise ValidationError(
+                "This site is not active in the trial: it cannot take candidates."
+            )
+        number = locked.next_participant_number
+        participant = Participant(
+            trial=locked.trial,
+            site=locked.site,
+            number=number,
+            study_id=study_id_for(locked, number),
+            status=Participant.Status.CANDIDATE,
+            status_changed_at=timezone.now(),
+            created_by=by,
+        )
+        participant.full_clean()
+        participant.save()
+        details = ParticipantContact(participant=participant, **_contact_values(contact))
+        details.full_clean()
+        details.save()
+        locked.next_participant_number = number + 1
+        locked.save(update_fields=["next_participant_number"])
+    return participant
+
+
+def _contact_values(contact: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(contact) - set(CONTACT_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Unknown contact field." for name in sorted(unknown)})
+    return {name: contact[name] for name in CONTACT_FIELDS if name in contact}
+
+
+def participant_contact_update(
+    *, participant: Participant, changes: dict[str, Any], reason: str, by: AbstractBaseUser
+) -> ParticipantContact:
+    """Correct a participant's identifying details; the reason is mandatory and audited."""
+    reason = require_reason(reason)
+    with transaction.atomic(), audit_context(by=by, reason=reason):
+        contact = ParticipantContact.objects.select_for_update().get(participant=participant)
+        for name, value in _contact_values(changes).items():
+            setattr(contact, name, value)
+        contact.full_clean()
+        contact.save()
+    return contact
+
+
+def allowed_transitions(status: str) -> frozenset[str]:
+    """The statuses a participant in `status` may move to."""
+    return PARTICIPANT_TRANSITIONS.get(status, frozenset())
+
+
+def participant_change_status(
+    *,
+    participant: Participant,
+    to_status: str,
+    reason: str,
+    by: AbstractBaseUser | None,
+    at: datetime.datetime | None = None,
+) -> Participant:
+    """Move a participant along the lifecycle; a move the lifecycle does not allow is refused."""
+    reason = require_reason(reason)
+    if to_status not in Participant.Status.values:
+        raise ValidationError({"status": f"Unknown status '{to_status}'."})
+    with transaction.atomic(), audit_context(by=by, reason=reason):
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if to_status not in allowed_transitions(locked.status):
+            raise ValidationError(
+                {
+                    "status": (
+                        f"A participant who is {locked.get_status_display().lower()} cannot "
+                        f"become {Participant.Status(to_status).label.lower()}."
+                    )
+                }
+            )
+        locked.status = to_status
+        locked.status_changed_at = at or timezone.now()
+        locked.save(update_fields=["status", "status_changed_at"])
+    participant.status, participant.status_changed_at = locked.status, locked.status_changed_at
+    return locked
+
+
+TRIAL_FIELDS_FROM_PROTOCOL = (
+    "title",
+    "indication",
+    "compound",
+    "phase",
+    "target_enrollment",
+    "facilitators_per_dosing_session",
+)
+
+
+def protocol_load(
+    *, content: str | bytes, filename: str, by: AbstractBaseUser | None, actor: str = "system"
+) -> tuple[ProtocolVersion, bool]:
+    """Validate a protocol file and store it as its trial's next version.
+
+    Returns the version and whether it is new: identical content changes nothing. A bad file
+    raises ProtocolError naming every problem's place, and nothing is saved.
+    """
+    protocol = load_protocol_text(content, filename=filename)
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    digest = content_hash(protocol)
+    meta = protocol["trial"]
+    reason = f"Protocol file {filename or '(upload)'} loaded"
+    with transaction.atomic(), audit_context(by=by, reason=reason, actor=actor):
+        sponsor, _ = Sponsor.objects.get_or_create(name=meta["sponsor"])
+        trial = Trial.objects.select_for_update().filter(code=meta["code"]).first()
+        if trial is not None:
+            existing = trial.protocol_versions.filter(content_hash=digest).first()
+            if existing is not None:
+                return existing, False
+            if trial.sponsor_id != sponsor.pk:
+                raise ProtocolError(
+                    [f"trial.sponsor: {meta['code']} belongs to {trial.sponsor.name}; "
+                     "a new version cannot change the sponsor"]
+                )
+        trial = _trial_from_protocol(trial, sponsor, meta)
+        last = trial.protocol_versions.order_by("-number").values_list("number", flat=True).first()
+        version = ProtocolVersion(
+            trial=trial,
+            number=(last or 0) + 1,
+            content=json.loads(canonical_json(protocol)),
+            content_hash=digest,
+            source=text,
+            source_name=filename,
+            loaded_by=by,
+        )
+        version.full_clean()
+        version.save()
+        _arms_from_protocol(trial, protocol["arms"])
+    return version, True
+
+
+def _trial_from_protocol(trial: Trial | None, sponsor: Sponsor, meta: dict[str, Any]) -> Trial:
+    trial = trial or Trial(code=meta["code"], sponsor=sponsor)
+    for name in TRIAL_FIELDS_FROM_PROTOCOL:
+        setattr(trial, name, meta[name])
+    trial.full_clean()
+    trial.save()
+    return trial
+
+
+def _arms_from_protocol(trial: Trial, arms: list[dict[str, Any]]) -> None:
+    # Arms dropped by a later version are kept: participants may already be allocated to them.
+    existing = {arm.code: arm for arm in trial.arms.all()}
+    for spec in arms:
+        arm = existing.get(spec["code"]) or Arm(trial=trial, code=spec["code"])
+        if arm.pk and (arm.label, arm.dose_mg) == (spec["label"], spec["dose_mg"]):
+            continue
+        arm.label, arm.dose_mg = spec["label"], spec["dose_mg"]
+        arm.full_clean()
+        arm.save()

@@ -1,0 +1,28 @@
+from django.urls import path
+
+from trials import views
+
+urlpatterns = [
+    path(
+        "trials/<str:trial_code>/sites/<str:site_code>/participants/",
+        views.participant_list,
+        name="participant_list",
+    ),
+    path(
+        "trials/<str:trial_code>/sites/<str:site_code>/participants/new",
+        views.participant_create,
+        name="participant_create",
+    ),
+    path("participants/<str:study_id>/", views.participant_detail, name="participant_detail"),
+    path(
+        "participants/<str:study_id>/contact",
+        views.participant_contact_edit,
+        name="participant_contact_edit",
+    ),
+    path("participants/<str:study_id>/audit", views.participant_audit, name="participant_audit"),
+    path(
+        "participants/<str:study_id>/audit.csv",
+        views.participant_audit_csv,
+        name="participant_audit_csv",
+    ),
+]
