@@ -71,7 +71,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: object, quiet: bool = False, **options: object) -> None:
         for path in sorted(PROTOCOLS.glob("*.yaml")):
-            version, created = services.protocol_load(
+            services.protocol_load(
                 content=path.read_bytes(), filename=path.name, by=None, actor="seed_demo"
             )
         for code, name, time_zone in SITES:
@@ -167,7 +167,7 @@ class Command(BaseCommand):
     def _print_logins(self) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nDemo logins (password for all: {DEMO_PASSWORD})"))
         self.stdout.write("  admin                 data manager (Django admin at /admin/)")
-        for username, first, last, roles in PEOPLE:
+        for username, _first, _last, roles in PEOPLE:
             where = ", ".join(
                 f"{role.label} {trial} {site or 'all sites'}" for trial, site, role in roles
             )
