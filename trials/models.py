@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from rest_framework_api_key.models import AbstractAPIKey
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -57,11 +58,24 @@ class Sponsor(models.Model):
         return self.name
 
 
+@pghistory.track(exclude=["hashed_key"])
+class SponsorApiKey(AbstractAPIKey):
+    """A sponsor's key to the read-only API: stored hashed, shown once, can expire or be revoked."""
+
+    sponsor = models.ForeignKey(Sponsor, on_delete=models.PROTECT, related_name="api_keys")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "sponsor API key"
+        verbose_name_plural = "sponsor API keys"
+
+
 class TrialQuerySet(models.QuerySet["Trial"]):
     def visible_to(self, user: AnyUser) -> TrialQuerySet:
-        """Trials in which the user holds any membership."""
+        """Trials in which the user holds any membership; for a sponsor API key, its sponsor's."""
         if not user.is_authenticated:
             return self.none()
+        if getattr(user, "is_sponsor_key", False):
+            return self.filter(sponsor_id=user.sponsor_id)
         return self.filter(Exists(Membership.objects.filter(user=user, trial=OuterRef("pk"))))
 
 
@@ -498,7 +512,12 @@ class ParticipantContact(models.Model):
         return f"Contact of {self.participant_id}"
 
 
+class AuditedUser(get_user_model()):  # type: ignore[misc]
+    """The user model seen by the audit trail: the triggers live in this app's migrations."""
+
+    class Meta:
+        proxy = True
+
+
 # Who edits accounts is audited too; password hashes and login times are not history.
-pghistory.track(exclude=["password", "last_login"], app_label="trials", model_name="UserEvent")(
-    get_user_model()
-)
+pghistory.track(exclude=["password", "last_login"], model_name="UserEvent")(AuditedUser)

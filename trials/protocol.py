@@ -18,8 +18,9 @@ Decisions the format page leaves open (keep them in step with ``protocol-format.
 * An optional key whose value is null counts as absent (so normalized output validates again).
 * ``trial.phase`` is text ("3", "2b", "1/2"); a YAML integer (``phase: 3``) is accepted and turned
   into the string "3". Other types, floats included, are errors.
-* Numbers are finite ints or floats, never booleans; a float with an integral value (``25.0``) is
-  normalized to an int so that ``25`` and ``25.0`` hash the same.
+* Numbers are finite ints or floats, never booleans. In dose_mg, field min/max and instrument
+  min/max a float with an integral value (``25.0``) becomes an int, so ``25`` and ``25.0`` hash
+  the same; rule values are kept exactly as written.
 * Window ``[early, late]`` must satisfy ``early <= 0 <= late``.
 * ``randomization`` needs ``ratio`` and ``block_sizes``; ``stratify_by`` defaults to ``[]``.
   Absent randomization is only allowed for a single-arm trial.
@@ -29,6 +30,9 @@ Decisions the format page leaves open (keep them in step with ``protocol-format.
   stratification name).
 * ``dosing_safety.max_diastolic_bp`` must be below ``max_systolic_bp`` when both are given.
 * YAML: duplicate keys in a mapping are syntax errors (PyYAML would silently keep the last one).
+* Text and integers the registry stores in columns are held to those columns' limits
+  (MAX_LENGTHS, MAX_TARGET_ENROLLMENT, ...), so a valid file always saves.
+* Integers beyond MAX_INTEGER, NaN/infinity and non-YAML/JSON values are rejected anywhere.
 """
 
 from __future__ import annotations
@@ -114,6 +118,21 @@ MAX_VALUES = 100_000
 # one beyond 4300 digits (so neither messages nor canonical JSON could show it).
 MAX_INTEGER = 10**15
 
+# Limits of what the registry stores (trials.models: Trial, Sponsor, Arm), so that a file which
+# validates here also saves there. Keep them in step with the models.
+MAX_LENGTHS = {
+    "trial.code": 40,
+    "trial.title": 300,
+    "trial.indication": 200,
+    "trial.compound": 100,
+    "trial.phase": 20,
+    "trial.sponsor": 200,
+    "arms.code": 40,
+    "arms.label": 200,
+}
+MAX_TARGET_ENROLLMENT = 2_147_483_647  # PositiveIntegerField
+MAX_FACILITATORS_PER_DOSING_SESSION = 32_767  # PositiveSmallIntegerField
+
 FILE_PLACE = "(file)"
 
 Path = tuple[Any, ...]
@@ -164,7 +183,8 @@ class _DuplicateKeyLoader(yaml.SafeLoader):
                     raise yaml.constructor.ConstructorError(
                         "while constructing a mapping",
                         node.start_mark,
-                        f"found duplicate key {_show_key(key)}",
+                        "found duplicate key "
+                        + (_describe(key) if isinstance(key, str) else _show_key(key)),
                         key_node.start_mark,
                     )
                 seen.add(key)
@@ -436,8 +456,8 @@ class _Checker:
 
     # Scalars -----------------------------------------------------------------------------------
 
-    def text(self, value: Any, path: Path) -> Any:
-        """A non-blank string, or _INVALID."""
+    def text(self, value: Any, path: Path, max_length: int | None = None) -> Any:
+        """A non-blank string (of at most max_length characters), or _INVALID."""
         if value is _MISSING:
             return _INVALID
         if not isinstance(value, str):
@@ -451,11 +471,21 @@ class _Checker:
         if not value.strip():
             self.add(path, "must not be blank")
             return _INVALID
+        if max_length is not None and len(value) > max_length:
+            self.add(path, f"must be at most {max_length} characters long, got {len(value)}")
+            return _INVALID
         return value
 
-    def pattern(self, value: Any, path: Path, pattern: re.Pattern[str], what: str = "") -> Any:
+    def pattern(
+        self,
+        value: Any,
+        path: Path,
+        pattern: re.Pattern[str],
+        what: str = "",
+        max_length: int | None = None,
+    ) -> Any:
         """A string matching pattern in full, or _INVALID."""
-        value = self.text(value, path)
+        value = self.text(value, path, max_length)
         if value is _INVALID:
             return _INVALID
         if not pattern.fullmatch(value):
@@ -472,8 +502,10 @@ class _Checker:
             return _INVALID
         return value
 
-    def integer(self, value: Any, path: Path, minimum: int | None = None) -> Any:
-        """An int (never a bool) of at least minimum, or _INVALID."""
+    def integer(
+        self, value: Any, path: Path, minimum: int | None = None, maximum: int | None = None
+    ) -> Any:
+        """An int (never a bool) between minimum and maximum, or _INVALID."""
         if value is _MISSING:
             return _INVALID
         wanted = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
@@ -481,6 +513,9 @@ class _Checker:
         )
         if not _is_int(value) or (minimum is not None and value < minimum):
             self.add(path, f"must be {wanted}, got {_describe(value)}")
+            return _INVALID
+        if maximum is not None and value > maximum:
+            self.add(path, f"must be at most {maximum}, got {value}")
             return _INVALID
         return value
 
@@ -601,21 +636,40 @@ def _validate_trial(check: _Checker, value: Any) -> dict[str, Any]:
     if trial is None:
         return {}
     out: dict[str, Any] = {}
-    out["code"] = check.pattern(check.required(trial, "code", path), (*path, "code"), TRIAL_CODE)
+    out["code"] = check.pattern(
+        check.required(trial, "code", path),
+        (*path, "code"),
+        TRIAL_CODE,
+        max_length=MAX_LENGTHS["trial.code"],
+    )
     for key in ("title", "indication", "compound"):
-        out[key] = check.text(check.required(trial, key, path), (*path, key))
+        out[key] = check.text(
+            check.required(trial, key, path), (*path, key), MAX_LENGTHS[f"trial.{key}"]
+        )
     phase = check.required(trial, "phase", path)
     # phase is text ("3", "2b", "1/2"), but "phase: 3" in YAML is an integer: accept it as "3".
-    out["phase"] = check.text(str(phase) if _is_int(phase) else phase, (*path, "phase"))
-    out["sponsor"] = check.text(check.required(trial, "sponsor", path), (*path, "sponsor"))
+    out["phase"] = check.text(
+        str(phase) if _is_int(phase) else phase, (*path, "phase"), MAX_LENGTHS["trial.phase"]
+    )
+    out["sponsor"] = check.text(
+        check.required(trial, "sponsor", path), (*path, "sponsor"), MAX_LENGTHS["trial.sponsor"]
+    )
     out["target_enrollment"] = check.integer(
-        check.required(trial, "target_enrollment", path), (*path, "target_enrollment"), minimum=1
+        check.required(trial, "target_enrollment", path),
+        (*path, "target_enrollment"),
+        minimum=1,
+        maximum=MAX_TARGET_ENROLLMENT,
     )
     facilitators = check.optional(trial, "facilitators_per_dosing_session")
     out["facilitators_per_dosing_session"] = (
         DEFAULT_FACILITATORS_PER_DOSING_SESSION
         if facilitators is _MISSING
-        else check.integer(facilitators, (*path, "facilitators_per_dosing_session"), minimum=1)
+        else check.integer(
+            facilitators,
+            (*path, "facilitators_per_dosing_session"),
+            minimum=1,
+            maximum=MAX_FACILITATORS_PER_DOSING_SESSION,
+        )
     )
     out["facilitator_requirements"] = _validate_facilitator_requirements(
         check,
@@ -680,13 +734,20 @@ def _validate_arms(
         arm = check.mapping(item, place, ARM_KEYS)
         if arm is None:
             continue
-        code = check.pattern(check.required(arm, "code", place), (*place, "code"), CODE)
+        code = check.pattern(
+            check.required(arm, "code", place),
+            (*place, "code"),
+            CODE,
+            max_length=MAX_LENGTHS["arms.code"],
+        )
         if code is not _INVALID:
             if code in codes:
                 check.add((*place, "code"), f"duplicate arm code '{code}'")
             else:
                 codes.append(code)
-        label = check.text(check.required(arm, "label", place), (*place, "label"))
+        label = check.text(
+            check.required(arm, "label", place), (*place, "label"), MAX_LENGTHS["arms.label"]
+        )
         dose = _validate_dose(check, check.required(arm, "dose_mg", place), (*place, "dose_mg"))
         out.append({"code": code, "label": label, "dose_mg": dose})
     return out, codes, len(codes) == len(arms)

@@ -165,8 +165,10 @@ def protocol_load(
                 return existing, False
             if trial.sponsor_id != sponsor.pk:
                 raise ProtocolError(
-                    [f"trial.sponsor: {meta['code']} belongs to {trial.sponsor.name}; "
-                     "a new version cannot change the sponsor"]
+                    [
+                        f"trial.sponsor: {meta['code']} belongs to {trial.sponsor.name}; "
+                        "a new version cannot change the sponsor"
+                    ]
                 )
         trial = _trial_from_protocol(trial, sponsor, meta)
         last = trial.protocol_versions.order_by("-number").values_list("number", flat=True).first()

@@ -58,8 +58,19 @@ def errors_of(document: object) -> list[str]:
 # The examples ----------------------------------------------------------------------------------
 
 
+EXAMPLE_FILES = sorted(
+    path for path in PROTOCOLS.iterdir() if path.suffix in (".yaml", ".yml", ".json")
+)
+
+
 def test_example_files_are_present() -> None:
-    assert sorted(path.name for path in PROTOCOLS.glob("*.yaml")) == [COMP360, MAPP1]
+    assert {COMP360, MAPP1} <= {path.name for path in EXAMPLE_FILES}
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda path: path.name)
+def test_every_example_file_validates(path: Path) -> None:
+    protocol = load_protocol_text(path.read_bytes(), filename=path.name)
+    assert protocol["format"] == FORMAT_VERSION
 
 
 def test_comp360_example_validates_and_normalizes() -> None:
@@ -348,6 +359,31 @@ BAD_CASES: list[tuple[str, Mutation, list[str]]] = [
         "target-enrollment-float",
         {"trial.target_enrollment": 568.0},
         ["trial.target_enrollment: must be a positive integer, got 568.0"],
+    ),
+    (
+        "target-enrollment-too-large",
+        {"trial.target_enrollment": 2**31},
+        ["trial.target_enrollment: must be at most 2147483647, got 2147483648"],
+    ),
+    (
+        "facilitators-too-many",
+        {"trial.facilitators_per_dosing_session": 40_000},
+        ["trial.facilitators_per_dosing_session: must be at most 32767, got 40000"],
+    ),
+    (
+        "trial-code-too-long",
+        {"trial.code": "C" * 41},
+        ["trial.code: must be at most 40 characters long, got 41"],
+    ),
+    (
+        "trial-phase-too-long",
+        {"trial.phase": "phase 3, randomized and double-blind"},
+        ["trial.phase: must be at most 20 characters long, got 36"],
+    ),
+    (
+        "arm-label-too-long",
+        {"arms[0].label": "x" * 201},
+        ["arms[0].label: must be at most 200 characters long, got 201"],
     ),
     (
         "facilitators-zero",
@@ -962,26 +998,28 @@ def test_foreign_values_and_huge_integers_are_errors() -> None:
     document = example()
     document["trial"]["target_enrollment"] = 10**5000  # str() of it would raise ValueError
     document["arms"][0]["label"] = {"a", "set"}
-    document["screening"]["criteria"][0]["rule"]["value"] = 10**20
+    document["screening"]["criteria"][0]["rule"]["value"] = 10**20  # checked by the rule: max 120
     document["screening"]["criteria"][1]["rule"]["extra"] = math.nan  # covered by the rule's error
     document["notes"] = [math.nan]  # covered by "unknown key"
     assert errors_of(document) == [
         "trial.target_enrollment: must be a positive integer, got a very large integer",
         "arms[0].label: must be a string, got a value of type set",
-        # Free-form places (rule values) get the generic checks:
-        "screening.criteria[0].rule.value: integer too large (more than 1000000000000000)",
+        "screening.criteria[0].rule.value: 100000000000000000000 is above the maximum 120 of "
+        "field 'age_years'",
         "screening.criteria[1].rule: unexpected key 'extra'",
         "notes: unknown key",
     ]
+
+
+def test_rule_values_get_the_generic_number_checks() -> None:
     document = example()
     document["screening"]["fields"].append({"name": "weight", "type": "decimal", "label": "W"})
-    document["screening"]["criteria"][0]["rule"] = {
-        "field": "weight",
-        "op": "in",
-        "value": [1.5, math.nan],
-    }
+    criteria = document["screening"]["criteria"]
+    criteria[0]["rule"] = {"field": "weight", "op": "eq", "value": 10**20}  # no max to catch it
+    criteria[1]["rule"] = {"field": "weight", "op": "in", "value": [1.5, math.nan]}
     assert errors_of(document) == [
-        "screening.criteria[0].rule.value[1]: expected a number, got nan",
+        "screening.criteria[0].rule.value: integer too large (more than 1000000000000000)",
+        "screening.criteria[1].rule.value[1]: expected a number, got nan",
     ]
 
 
@@ -997,6 +1035,25 @@ def test_a_crash_in_the_rule_checker_is_still_a_protocol_error(
     assert errors_of(document) == [
         "screening.criteria[0].rule: cannot be checked (RuntimeError)",
         "screening.criteria[1].rule: cannot be checked (RuntimeError)",
+    ]
+
+
+def test_no_unserializable_value_gets_through_even_with_a_lax_rule_checker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("trials.protocol.rule_errors", lambda rule, fields, place: [])
+    document = example()
+    criteria = document["screening"]["criteria"]
+    criteria[0]["rule"]["value"] = math.nan
+    criteria[1]["rule"]["value"] = -math.inf
+    criteria[2]["rule"]["value"] = 10**5000
+    criteria[3]["rule"]["any"][1]["value"] = [b"3", object()]
+    assert errors_of(document) == [
+        "screening.criteria[0].rule.value: must be a finite number",
+        "screening.criteria[1].rule.value: must be a finite number",
+        "screening.criteria[2].rule.value: integer too large (more than 1000000000000000)",
+        "screening.criteria[3].rule.any[1].value[0]: unsupported value of type bytes",
+        "screening.criteria[3].rule.any[1].value[1]: unsupported value of type object",
     ]
 
 
