@@ -4,8 +4,15 @@ Clinical records (participants and what hangs off them) are not edited here: the
 through the services, which demand a reason.
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
+from trials import services
 from trials.models import (
     Arm,
     Credential,
@@ -14,9 +21,11 @@ from trials.models import (
     ProtocolVersion,
     Site,
     Sponsor,
+    SponsorApiKey,
     Trial,
     TrialSite,
 )
+from trials.protocol import ProtocolError
 
 
 @admin.register(Sponsor)
@@ -56,6 +65,20 @@ class TrialAdmin(admin.ModelAdmin):
         return False
 
 
+class ProtocolUploadForm(forms.Form):
+    MAX_BYTES = 1024 * 1024
+
+    protocol_file = forms.FileField(
+        help_text="YAML or JSON, in the format of docs/protocol-format.md."
+    )
+
+    def clean_protocol_file(self):  # type: ignore[no-untyped-def]
+        upload = self.cleaned_data["protocol_file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError("A protocol file is at most 1 MB.")
+        return upload
+
+
 @admin.register(ProtocolVersion)
 class ProtocolVersionAdmin(admin.ModelAdmin):
     list_display = ["trial", "number", "source_name", "loaded_at", "loaded_by"]
@@ -77,6 +100,30 @@ class ProtocolVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        """Adding a version means uploading a protocol file, validated as load_protocol does."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ProtocolUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["protocol_file"]
+            try:
+                version, created = services.protocol_load(
+                    content=upload.read(), filename=upload.name, by=request.user
+                )
+            except ProtocolError as error:
+                form.add_error("protocol_file", error.errors)
+            else:
+                self.message_user(request, version.summary(created=created), messages.SUCCESS)
+                return redirect("admin:trials_protocolversion_change", version.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload a protocol file",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/trials/protocolversion/upload.html", context)
 
 
 @admin.register(Site)
@@ -109,3 +156,19 @@ class FacilitatorAdmin(admin.ModelAdmin):
     list_display = ["__str__", "user"]
     search_fields = ["user__username", "user__last_name"]
     inlines = [CredentialInline]
+
+
+# The library's own key model is not used: keys made there would belong to no sponsor.
+admin.site.unregister(APIKey)
+
+
+@admin.register(SponsorApiKey)
+class SponsorApiKeyAdmin(APIKeyModelAdmin):
+    list_display = ["sponsor", "name", "prefix", "created", "expiry_date", "revoked"]
+    list_filter = ["sponsor", "revoked"]
+    search_fields = ["sponsor__name", "prefix"]
+    list_select_related = ["sponsor"]
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if obj is None else (*readonly, "sponsor")  # a key never changes hands

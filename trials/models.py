@@ -166,6 +166,18 @@ class ProtocolVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.trial.code} v{self.number}"
 
+    def summary(self, *, created: bool = True) -> str:
+        """One line: what was loaded, or that loading it again changed nothing."""
+        if not created:
+            return f"{self.trial.code}: identical to version {self.number}, nothing changed"
+        content = self.content
+        return (
+            f"{self.trial.code} version {self.number} loaded: {len(content['arms'])} arms, "
+            f"{len(content['screening']['fields'])} screening fields, "
+            f"{len(content['screening']['criteria'])} criteria, "
+            f"{len(content['schedule'])} schedule events (sha256 {self.content_hash[:12]})"
+        )
+
 
 @pghistory.track()
 class Arm(models.Model):

@@ -19,6 +19,7 @@ from trials.models import (
     ProtocolVersion,
     Signature,
     Sponsor,
+    SponsorApiKey,
     Trial,
     TrialSite,
 )
@@ -234,3 +235,19 @@ def signature_sign(
     signature.full_clean()
     signature.save()
     return signature
+
+
+def sponsor_api_key_create(
+    *,
+    sponsor: Sponsor,
+    name: str,
+    expires_at: datetime.datetime | None,
+    by: AbstractBaseUser | None,
+    actor: str = "system",
+) -> tuple[SponsorApiKey, str]:
+    """Create a sponsor's API key; returns it with the key itself, which is never stored."""
+    with transaction.atomic(), audit_context(by=by, reason="API key created", actor=actor):
+        api_key, key = SponsorApiKey.objects.create_key(
+            sponsor=sponsor, name=name, expiry_date=expires_at
+        )
+    return api_key, key

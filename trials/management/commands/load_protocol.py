@@ -29,18 +29,4 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{path}: not loaded, {len(error.errors)} error(s):\n" + str(error)
             ) from error
-        self.stdout.write(summary(version, created))
-
-
-def summary(version, created: bool) -> str:  # type: ignore[no-untyped-def]
-    """One line: what was loaded, or that nothing changed."""
-    content = version.content
-    if not created:
-        return f"{version.trial.code}: identical to version {version.number}, nothing changed"
-    return (
-        f"{version.trial.code} version {version.number} loaded: {len(content['arms'])} arms, "
-        f"{len(content['screening']['fields'])} screening fields, "
-        f"{len(content['screening']['criteria'])} criteria, "
-        f"{len(content['schedule'])} schedule events "
-        f"(sha256 {version.content_hash[:12]})"
-    )
+        self.stdout.write(version.summary(created=created))

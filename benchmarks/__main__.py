@@ -1,0 +1,31 @@
+"""Run every benchmark against a throw-away database: `python -m benchmarks [name ...]`."""
+
+import importlib
+import os
+import sys
+
+import django
+
+BENCHMARKS = ["eligibility"]
+
+
+def main(names: list[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry.settings")
+    django.setup()
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    # Its own database: never the development data, never a test run's database.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = "dyad_bench"
+    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    print(f"Benchmarks on a fresh database '{database}' ({connection.settings_dict['HOST']})")
+    try:
+        for name in names or BENCHMARKS:
+            importlib.import_module(f"benchmarks.{name}").run()
+    finally:
+        connection.creation.destroy_test_db(database, verbosity=0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,15 @@
+"""The API, version 1: everything under /api/v1/."""
+
+from django.urls import path
+
+from screening import api as screening_api
+
+app_name = "api"
+
+urlpatterns = [
+    path(
+        "trials/<str:code>/eligibility",
+        screening_api.trial_eligibility,
+        name="trial_eligibility",
+    ),
+]

@@ -1,0 +1,141 @@
+"""The API's cast: the trial's protocol loaded, callers with sessions or sponsor keys."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from rest_framework.test import APIClient
+
+from tests.factories import MembershipFactory, SponsorFactory, TrialFactory, UserFactory
+from trials.models import ProtocolVersion, Role, SponsorApiKey
+from trials.services import protocol_load
+
+PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
+BROAD_CRITERIA = 200
+# One generated field (and criterion) of each type, round and round.
+GENERATED_FIELDS = [
+    ({"type": "integer", "min": 0, "max": 100}, {"op": "ge", "value": 10}),
+    ({"type": "decimal", "min": 0, "max": 10}, {"op": "le", "value": 5.5}),
+    ({"type": "boolean"}, {"op": "is_true"}),
+    ({"type": "date"}, {"op": "ge", "value": "2000-01-01"}),
+    ({"type": "choice", "choices": ["low", "mid", "high"]}, {"op": "in", "value": ["low", "mid"]}),
+    ({"type": "text"}, {"op": "ne", "value": "excluded"}),
+]
+
+
+def protocol_document(filename: str) -> dict:
+    """An example protocol file, parsed, ready to be changed by a test."""
+    return yaml.safe_load((PROTOCOLS / filename).read_text())
+
+
+def load_document(document: dict, filename: str) -> ProtocolVersion:
+    """Load a protocol document through the real service, as JSON."""
+    version, _ = protocol_load(content=json.dumps(document), filename=filename, by=None)
+    return version
+
+
+def broad_document(code: str, sponsor: str, count: int) -> dict:
+    """MAPP1's protocol under another code, grown to `count` criteria over fields of every type."""
+    document = protocol_document("mapp1.yaml")
+    document["trial"].update(code=code, sponsor=sponsor, title=f"{count} criteria")
+    screening = document["screening"]
+    for index in range(count - len(screening["criteria"])):
+        field, rule = GENERATED_FIELDS[index % len(GENERATED_FIELDS)]
+        name = f"item_{index:03d}"
+        screening["fields"].append({"name": name, "label": f"Item {index}", **field})
+        screening["criteria"].append(
+            {"id": f"G{index}", "kind": "inclusion", "text": name, "rule": {"field": name, **rule}}
+        )
+    return document
+
+
+@pytest.fixture
+def comp360_protocol(trial):
+    """The cast's trial (COMP360-TRD-P3) with its protocol file loaded as version 1."""
+    return load_document(protocol_document("comp360-trd-p3.yaml"), "comp360-trd-p3.yaml")
+
+
+@pytest.fixture
+def mapp1_protocol(db):
+    """MAPP1 (16 criteria), sponsored by MAPS; not to be combined with the cast's other_trial."""
+    return load_document(protocol_document("mapp1.yaml"), "mapp1.yaml")
+
+
+@pytest.fixture
+def broad_protocol(sponsor):
+    """A generated trial of the cast's sponsor with 200 criteria over fields of every type."""
+    document = broad_document("BROAD-200", sponsor.name, BROAD_CRITERIA)
+    return load_document(document, "broad-200.json")
+
+
+@pytest.fixture
+def api_client_of():
+    """An API client logged in (session) as the given user; CSRF not enforced."""
+
+    def login(user):
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def key_client_of():
+    """An API client sending the given key as `Authorization: Api-Key <key>`."""
+
+    def with_key(key):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        return client
+
+    return with_key
+
+
+@pytest.fixture
+def sponsor_key(sponsor):
+    """A working API key of the cast's sponsor (Compass Pathways)."""
+    return SponsorApiKey.objects.create_key(sponsor=sponsor, name="Nightly export")[1]
+
+
+@pytest.fixture
+def sponsor_client(key_client_of, sponsor_key):
+    return key_client_of(sponsor_key)
+
+
+@pytest.fixture
+def other_sponsor_client(key_client_of, db):
+    """A client with the key of another sponsor, who has a trial of their own."""
+    other = SponsorFactory(name="Usona Institute")
+    TrialFactory(code="USONA-MDD", sponsor=other)
+    return key_client_of(SponsorApiKey.objects.create_key(sponsor=other, name="Usona")[1])
+
+
+@pytest.fixture
+def user_without_trials(db):
+    return UserFactory(username="no_trials")
+
+
+@pytest.fixture
+def coordinator_of(site_a):
+    """Makes a coordinator at the London site of a trial outside the cast (MAPP1, BROAD-200)."""
+
+    def coordinator(trial):
+        user = UserFactory(username=f"coordinator_{trial.code.lower()}")
+        MembershipFactory(user=user, trial=trial, site=site_a, role=Role.COORDINATOR)
+        return user
+
+    return coordinator
+
+
+@pytest.fixture
+def protocol_amendment():
+    """Loads an example protocol file, changed by `edit`, as its trial's next version."""
+
+    def amend(filename, edit):
+        document = protocol_document(filename)
+        edit(document)
+        return load_document(document, f"amended-{filename}.json")
+
+    return amend
