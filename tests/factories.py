@@ -142,3 +142,18 @@ def participant_at(trial_site: TrialSite, by: object, **contact: object) -> Part
     return services.participant_create(
         trial_site=trial_site, contact=contact_details(**contact), by=by
     )
+
+
+# Screening data that meet every COMP360-TRD-P3 criterion (trials/protocols/comp360-trd-p3.yaml).
+COMP360_ELIGIBLE_DATA = {
+    "age_years": 34,
+    "mdd_current_episode": True,
+    "mdd_with_psychotic_features": False,
+    "first_lifetime_episode": False,
+    "current_episode_duration_months": 14,
+    "madrs_total_screening": 31,
+    "madrs_total_baseline": 29,
+    "failed_adequate_treatments_current_episode": 3,
+    "lifetime_excluded_personality_disorder": False,
+    "ongoing_serious_psychiatric_comorbidity": False,
+}

@@ -12,22 +12,11 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from screening.eligibility import check_eligibility
-from tests.factories import PASSWORD, SponsorFactory
+from tests.factories import COMP360_ELIGIBLE_DATA, PASSWORD, SponsorFactory
 from trials.models import SponsorApiKey
 
 COMP360 = "COMP360-TRD-P3"
-ELIGIBLE = {
-    "age_years": 42,
-    "mdd_current_episode": True,
-    "mdd_with_psychotic_features": False,
-    "first_lifetime_episode": False,
-    "current_episode_duration_months": 14,
-    "madrs_total_screening": 31,
-    "madrs_total_baseline": 29,
-    "failed_adequate_treatments_current_episode": 3,
-    "lifetime_excluded_personality_disorder": False,
-    "ongoing_serious_psychiatric_comorbidity": False,
-}
+ELIGIBLE = COMP360_ELIGIBLE_DATA
 NOT_FOUND = {"detail": "No Trial matches the given query."}
 
 

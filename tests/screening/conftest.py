@@ -5,23 +5,13 @@ from pathlib import Path
 import pytest
 
 from screening.services import screening_start
+from tests.factories import COMP360_ELIGIBLE_DATA
 from trials.services import protocol_load
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
 COMP360 = (PROTOCOLS / "comp360-trd-p3.yaml").read_text()
 
-ELIGIBLE_DATA = {
-    "age_years": 34,
-    "mdd_current_episode": True,
-    "mdd_with_psychotic_features": False,
-    "first_lifetime_episode": False,
-    "current_episode_duration_months": 14,
-    "madrs_total_screening": 31,
-    "madrs_total_baseline": 29,
-    "failed_adequate_treatments_current_episode": 3,
-    "lifetime_excluded_personality_disorder": False,
-    "ongoing_serious_psychiatric_comorbidity": False,
-}
+ELIGIBLE_DATA = COMP360_ELIGIBLE_DATA
 
 
 def load_amendment(old: str, new: str):
