@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from trials.models import AnyUser, TrialSite
 
 
+# While a participant is in one of these, their open screening may still change.
+SCREENING_STATUSES = (
+    Participant.Status.SCREENING,
+    Participant.Status.ELIGIBLE,
+    Participant.Status.SCREEN_FAILED,
+)
+
+
 class Verdict(models.TextChoices):
     ELIGIBLE = rules.ELIGIBLE, "Eligible"
     INELIGIBLE = rules.INELIGIBLE, "Ineligible"
@@ -38,7 +46,7 @@ class ScreeningQuerySet(models.QuerySet["Screening"]):
         )
 
     def open(self) -> ScreeningQuerySet:
-        return self.filter(closed_at__isnull=True)
+        return self.filter(closed_at__isnull=True, participant__status__in=SCREENING_STATUSES)
 
     def failure_counts(self) -> list[tuple[str, int]]:
         """(criterion id, number of these screenings failing it), most frequent first."""
@@ -113,7 +121,8 @@ class Screening(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.closed_at is None
+        """Data can still change: not closed, and the participant has not moved on to consent."""
+        return self.closed_at is None and self.participant.status in SCREENING_STATUSES
 
 
 class ScreeningEvaluationQuerySet(models.QuerySet["ScreeningEvaluation"]):

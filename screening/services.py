@@ -14,7 +14,11 @@ from screening.models import Screening, ScreeningEvaluation, Verdict
 from trials.audit import audit_context, require_reason
 from trials.models import Participant, ProtocolVersion, Role, Signature, TrialSite
 from trials.permissions import has_site_role
-from trials.services import participant_change_status, signature_sign
+from trials.services import (
+    participant_change_status,
+    participant_record_eligibility,
+    signature_sign,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -156,6 +160,9 @@ def screening_confirm(
             )
             screening.confirmation = signature
             screening.save(update_fields=["confirmation", "updated_at"])
+            participant_record_eligibility(
+                participant=participant, signature=signature, data=screening.data
+            )
             if meaning == Signature.Meaning.INELIGIBILITY_OVERRIDDEN:
                 participant_change_status(
                     participant=participant,
@@ -184,8 +191,13 @@ def _locked_open(screening: Screening) -> Screening:
         .select_related("participant", "protocol_version")
         .get(pk=screening.pk)
     )
-    if not locked.is_open:
+    if locked.closed_at is not None:
         raise ValidationError("This screening is closed: it can no longer change.")
+    if not locked.is_open:
+        raise ValidationError(
+            f"The participant is {locked.participant.get_status_display().lower()}: "
+            "their screening can no longer change."
+        )
     return locked
 
 
@@ -227,6 +239,8 @@ def _evaluate(
     # A signature covers the verdict it was given on: any new evaluation needs a new signature.
     screening.confirmation = None
     screening.save()
+    if screening.participant.eligibility_signature_id is not None:
+        participant_record_eligibility(participant=screening.participant, signature=None, data={})
     _participant_follows(screening.participant, verdict.result, by, reason)
     return evaluation
 

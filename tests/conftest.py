@@ -1,8 +1,14 @@
 """The cast: one trial at two sites, people in every role, and a participant at each site."""
 
+import datetime
+from pathlib import Path
+
 import pytest
 
+from screening.services import screening_confirm, screening_record, screening_start
 from tests.factories import (
+    COMP360_ELIGIBLE_DATA,
+    PASSWORD,
     MembershipFactory,
     SiteFactory,
     SponsorFactory,
@@ -11,7 +17,10 @@ from tests.factories import (
     UserFactory,
     participant_at,
 )
-from trials.models import Role
+from trials.models import ConsentFormVersion, Role
+from trials.services import protocol_load
+
+PROTOCOLS = Path(__file__).resolve().parents[1] / "trials" / "protocols"
 
 
 @pytest.fixture
@@ -120,3 +129,34 @@ def client_of(client):
         return client
 
     return login
+
+
+@pytest.fixture
+def comp360_protocol(trial):
+    """The COMP360 protocol file loaded as the cast's trial's version 1."""
+    text = (PROTOCOLS / "comp360-trd-p3.yaml").read_text()
+    return protocol_load(content=text, filename="comp360-trd-p3.yaml", by=None)[0]
+
+
+@pytest.fixture
+def consent_form(trial):
+    return ConsentFormVersion.objects.create(
+        trial=trial,
+        label="ICF v1",
+        approved_on=datetime.date(2025, 12, 1),
+        effective_from=datetime.date(2026, 1, 5),
+    )
+
+
+def make_eligible(participant, coordinator, investigator):
+    """Screen a participant eligible and have the investigator sign: ready for consent."""
+    screening = screening_start(participant=participant, by=coordinator)
+    screening_record(screening=screening, values=COMP360_ELIGIBLE_DATA, by=coordinator)
+    screening_confirm(screening=screening, investigator=investigator, password=PASSWORD)
+    participant.refresh_from_db()
+    return participant
+
+
+@pytest.fixture
+def eligible_site_a(comp360_protocol, participant_site_a, coordinator_site_a, investigator_site_a):
+    return make_eligible(participant_site_a, coordinator_site_a, investigator_site_a)

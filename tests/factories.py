@@ -127,7 +127,7 @@ def contact_details(**overrides: object) -> dict[str, object]:
     """Identifying details of a candidate, as a coordinator types them."""
     return {
         "given_name": "Alex",
-        "family_name": "Morgan",
+        "family_name": "Vandermolen-Quist",
         "date_of_birth": datetime.date(1984, 3, 14),
         "phone": "+44 20 7946 0000",
         "email": "alex.morgan@example.org",

@@ -15,6 +15,7 @@ from rest_framework_api_key.models import APIKey
 from trials import services
 from trials.models import (
     Arm,
+    ConsentFormVersion,
     Credential,
     Facilitator,
     Membership,
@@ -124,6 +125,15 @@ class ProtocolVersionAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/trials/protocolversion/upload.html", context)
+
+
+@admin.register(ConsentFormVersion)
+class ConsentFormVersionAdmin(admin.ModelAdmin):
+    list_display = ["trial", "label", "approved_on", "effective_from"]
+    list_filter = ["trial"]
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # consents refer to it; the database refuses deletions too
 
 
 @admin.register(Site)

@@ -70,6 +70,7 @@ class AuditEntry:
     user_name: str
     reason: str
     changes: list[tuple[str, Any, Any]]
+    context_id: str
 
 
 HIDDEN_FIELDS = {"id", "participant", "participant_id", "updated_at"}
@@ -91,6 +92,7 @@ def _entry(event: Events) -> AuditEntry:
         user_name=context.get("user_name", context.get("username", "system")),
         reason=context.get("reason", ""),
         changes=[change for change in changes if change[0] not in HIDDEN_FIELDS],
+        context_id=str(event.pgh_context_id or event.pgh_slug),
     )
 
 
@@ -104,3 +106,29 @@ def participant_audit_trail(participant: Participant, *, with_identity: bool) ->
     if not with_identity:
         events = events.exclude(pgh_obj_model=IDENTITY_MODEL)
     return [_entry(event) for event in events]
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime.datetime
+    user_name: str
+    reason: str
+    records: tuple[str, ...]
+
+
+def timeline(entries: list[AuditEntry], records: set[str]) -> list[TimelineItem]:
+    """One line per action (one audit context): when, who, why, and which records it touched."""
+    items: dict[str, TimelineItem] = {}
+    for entry in entries:
+        if entry.record not in records or not entry.reason:
+            continue
+        item = items.get(entry.context_id)
+        if item is None:
+            items[entry.context_id] = TimelineItem(
+                entry.at, entry.user_name, entry.reason, (entry.record,)
+            )
+        elif entry.record not in item.records:
+            items[entry.context_id] = TimelineItem(
+                item.at, item.user_name, item.reason, (*item.records, entry.record)
+            )
+    return list(items.values())

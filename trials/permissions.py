@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 
 from trials.models import Membership, Participant, Role
 
@@ -33,3 +34,22 @@ def require_site_role(
 def may_see_identity(user: AnyUser, participant: Participant) -> bool:
     """True if the user may see who the participant is (name, contact details)."""
     return Participant.objects.with_identity_visible_to(user).filter(pk=participant.pk).exists()
+
+
+def roles_at(user: AnyUser, *, trial_id: int, site_id: int) -> frozenset[str]:
+    """Every role the user holds at this trial site, trial-wide roles included (one query)."""
+    if not user.is_authenticated:
+        return frozenset()
+    return frozenset(
+        Membership.objects.filter(user=user, trial_id=trial_id)
+        .filter(Q(site_id=site_id) | Q(site__isnull=True))
+        .values_list("role", flat=True)
+    )
+
+
+def may_see_arm(roles: frozenset[str], participant: Participant, *, unblinded: bool) -> bool:
+    """Arms stay concealed from the site team; monitors and sponsors see them in open-label
+    trials; the site's investigators see one after an emergency unblinding."""
+    if unblinded and Role.INVESTIGATOR in roles:
+        return True
+    return participant.trial.open_label and bool(roles & {Role.MONITOR, Role.SPONSOR})

@@ -63,7 +63,7 @@ def test_coordinator_of_another_site_gets_not_found(
     other.goto(f"/participants/{participant_site_a.study_id}/")
     assert other.status == 404
     expect(other.page.locator("h1")).to_have_text("Not found")
-    expect(other.page.locator("body")).not_to_contain_text("Morgan")
+    expect(other.page.locator("body")).not_to_contain_text("Vandermolen-Quist")
 
 
 def test_wrong_password_locks_after_five_attempts(visitor, coordinator_site_a):

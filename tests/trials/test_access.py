@@ -84,7 +84,7 @@ def test_identity_shown_to_site_care_team(client_of, facilitator_site_a, partici
     page = client_of(facilitator_site_a).get(
         reverse("participant_detail", args=[participant_site_a.study_id])
     )
-    assert "Morgan" in page.text
+    assert "Vandermolen-Quist" in page.text
 
 
 def test_facilitator_may_not_correct_contact_details(

@@ -82,7 +82,7 @@ def test_contact_correction_requires_a_reason_in_the_form(
     url = reverse("participant_contact_edit", args=[participant_site_a.study_id])
     form = {
         "given_name": "Alexa",
-        "family_name": "Morgan",
+        "family_name": "Vandermolen-Quist",
         "date_of_birth": "1984-03-14",
         "phone": "",
         "email": "",
@@ -127,13 +127,13 @@ def test_audit_page_lists_every_change(client_of, coordinator_site_a, participan
     assert page.status_code == 200
     assert "Booked for screening" in page.text
     assert "candidate →" in page.text
-    assert "Morgan" in page.text  # contact insert shown to the care team
+    assert "Vandermolen-Quist" in page.text  # contact insert shown to the care team
 
 
 def test_audit_page_hides_identity_changes_from_monitors(client_of, monitor, participant_site_a):
     page = client_of(monitor).get(reverse("participant_audit", args=[participant_site_a.study_id]))
     assert page.status_code == 200
-    assert "Morgan" not in page.text
+    assert "Vandermolen-Quist" not in page.text
     assert "Candidate registered" in page.text
 
 

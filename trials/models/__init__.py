@@ -15,6 +15,18 @@ from trials.models.access import (
     Sponsor,
     SponsorApiKey,
 )
+from trials.models.enrollment import (
+    IN_STUDY,
+    AllocationList,
+    AllocationSlot,
+    Consent,
+    ConsentFormVersion,
+    ExitKind,
+    ExitReason,
+    StudyExit,
+    Unblinding,
+    needs_reconsent,
+)
 from trials.models.participants import (
     PARTICIPANT_TRANSITIONS,
     Participant,
@@ -23,10 +35,25 @@ from trials.models.participants import (
     Signature,
     SignatureMeaning,
 )
+from trials.models.schedule import EventKind, Visit, VisitFacilitator, VisitStatus
 from trials.models.trials import TRIAL_CODE_PATTERN, Arm, ProtocolVersion, Trial, TrialSite
 from trials.models.triggers import protect_deletes
 
 __all__ = [
+    "IN_STUDY",
+    "AllocationList",
+    "AllocationSlot",
+    "Consent",
+    "ConsentFormVersion",
+    "EventKind",
+    "ExitKind",
+    "ExitReason",
+    "StudyExit",
+    "Unblinding",
+    "Visit",
+    "VisitFacilitator",
+    "VisitStatus",
+    "needs_reconsent",
     "CLINICAL_ROLES",
     "IDENTITY_ROLES",
     "PARTICIPANT_TRANSITIONS",

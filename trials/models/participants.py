@@ -83,6 +83,14 @@ class Participant(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # Set by the screening app when an investigator signs the verdict, cleared when the
+    # verdict changes: consent and randomization read these, never the screening records.
+    eligibility_signature = models.ForeignKey(
+        "trials.Signature", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    eligibility_data = models.JSONField(
+        default=dict, blank=True, help_text="The screening data the investigator signed."
+    )
 
     objects = ParticipantQuerySet.as_manager()
 
@@ -162,6 +170,7 @@ class ParticipantContact(models.Model):
 class SignatureMeaning(models.TextChoices):
     ELIGIBILITY_CONFIRMED = "eligibility_confirmed", "Eligibility confirmed"
     INELIGIBILITY_OVERRIDDEN = "ineligibility_overridden", "Ineligible verdict overridden"
+    EMERGENCY_UNBLINDING = "emergency_unblinding", "Emergency unblinding"
 
 
 class SignatureQuerySet(models.QuerySet["Signature"]):

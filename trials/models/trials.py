@@ -47,6 +47,9 @@ class Trial(models.Model):
     facilitators_per_dosing_session = models.PositiveSmallIntegerField(
         default=2, validators=[MinValueValidator(1)]
     )
+    open_label = models.BooleanField(
+        default=False, help_text="No randomization section in the protocol: arms are not masked."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TrialQuerySet.as_manager()

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from trials import services
 from trials.models import (
+    ConsentFormVersion,
     Credential,
     Facilitator,
     Membership,
@@ -84,6 +85,15 @@ class Command(BaseCommand):
                     "is_active": True,
                     "activated_on": datetime.date(2026, 1, 5),
                     "enrollment_cap": cap,
+                },
+            )
+        for trial in Trial.objects.all():
+            ConsentFormVersion.objects.get_or_create(
+                trial=trial,
+                label="ICF v1",
+                defaults={
+                    "approved_on": datetime.date(2025, 12, 1),
+                    "effective_from": datetime.date(2026, 1, 5),
                 },
             )
         users = {

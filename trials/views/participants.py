@@ -13,7 +13,8 @@ from trials import services
 from trials.audit import participant_audit_trail
 from trials.forms import ContactEditForm, ContactForm, ParticipantFilterForm
 from trials.models import Participant, ParticipantContact, Role, TrialSite
-from trials.permissions import has_site_role, may_see_identity, require_site_role
+from trials.overview import participant_overview
+from trials.permissions import may_see_identity, require_site_role
 
 PAGE_SIZE = 50
 
@@ -79,34 +80,9 @@ def participant_create(request: HttpRequest, trial_code: str, site_code: str) ->
 @login_required
 def participant_detail(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = _participant(request, study_id)
-    contact = (
-        ParticipantContact.objects.visible_to(request.user).filter(participant=participant).first()
-    )
-    # Screenings belong to the screening app: reached through the reverse relation only.
-    screening = (
-        participant.screenings.select_related("protocol_version", "confirmation")
-        .order_by("-started_at")
-        .first()
-    )
-    is_coordinator = has_site_role(
-        request.user,
-        trial_id=participant.trial_id,
-        site_id=participant.site_id,
-        roles=(Role.COORDINATOR,),
-    )
-    screenable = participant.status in (
-        Participant.Status.CANDIDATE,
-        Participant.Status.SCREEN_FAILED,
-    )
+    overview = participant_overview(participant, request.user)
     return render(
-        request,
-        "trials/participant_detail.html",
-        {
-            "participant": participant,
-            "contact": contact,
-            "screening": screening,
-            "can_start_screening": is_coordinator and screenable,
-        },
+        request, "trials/participant_detail.html", {"o": overview, "participant": participant}
     )
 
 

@@ -1,9 +1,8 @@
-"""Writes with rules for trials, sites and participants. Each runs in one transaction, audited."""
+"""Participants: registration, identity corrections, the lifecycle, electronic signatures."""
 
 from __future__ import annotations
 
 import datetime
-import json
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -13,20 +12,15 @@ from django.utils import timezone
 from trials.audit import audit_context, require_reason
 from trials.models import (
     PARTICIPANT_TRANSITIONS,
-    Arm,
     Participant,
     ParticipantContact,
-    ProtocolVersion,
     Signature,
-    Sponsor,
-    SponsorApiKey,
-    Trial,
     TrialSite,
 )
-from trials.protocol import ProtocolError, canonical_json, content_hash, load_protocol_text
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
 
 CONTACT_FIELDS = (
     "given_name",
@@ -135,81 +129,6 @@ def participant_change_status(
     return locked
 
 
-TRIAL_FIELDS_FROM_PROTOCOL = (
-    "title",
-    "indication",
-    "compound",
-    "phase",
-    "target_enrollment",
-    "facilitators_per_dosing_session",
-)
-
-
-def protocol_load(
-    *, content: str | bytes, filename: str, by: AbstractBaseUser | None, actor: str = "system"
-) -> tuple[ProtocolVersion, bool]:
-    """Validate a protocol file and store it as its trial's next version.
-
-    Returns the version and whether it is new: identical content changes nothing. A bad file
-    raises ProtocolError naming every problem's place, and nothing is saved.
-    """
-    protocol = load_protocol_text(content, filename=filename)
-    text = content.decode("utf-8") if isinstance(content, bytes) else content
-    digest = content_hash(protocol)
-    meta = protocol["trial"]
-    reason = f"Protocol file {filename or '(upload)'} loaded"
-    with transaction.atomic(), audit_context(by=by, reason=reason, actor=actor):
-        sponsor, _ = Sponsor.objects.get_or_create(name=meta["sponsor"])
-        trial = Trial.objects.select_for_update().filter(code=meta["code"]).first()
-        if trial is not None:
-            existing = trial.protocol_versions.filter(content_hash=digest).first()
-            if existing is not None:
-                return existing, False
-            if trial.sponsor_id != sponsor.pk:
-                raise ProtocolError(
-                    [
-                        f"trial.sponsor: {meta['code']} belongs to {trial.sponsor.name}; "
-                        "a new version cannot change the sponsor"
-                    ]
-                )
-        trial = _trial_from_protocol(trial, sponsor, meta)
-        last = trial.protocol_versions.order_by("-number").values_list("number", flat=True).first()
-        version = ProtocolVersion(
-            trial=trial,
-            number=(last or 0) + 1,
-            content=json.loads(canonical_json(protocol)),
-            content_hash=digest,
-            source=text,
-            source_name=filename,
-            loaded_by=by,
-        )
-        version.full_clean()
-        version.save()
-        _arms_from_protocol(trial, protocol["arms"])
-    return version, True
-
-
-def _trial_from_protocol(trial: Trial | None, sponsor: Sponsor, meta: dict[str, Any]) -> Trial:
-    trial = trial or Trial(code=meta["code"], sponsor=sponsor)
-    for name in TRIAL_FIELDS_FROM_PROTOCOL:
-        setattr(trial, name, meta[name])
-    trial.full_clean()
-    trial.save()
-    return trial
-
-
-def _arms_from_protocol(trial: Trial, arms: list[dict[str, Any]]) -> None:
-    # Arms dropped by a later version are kept: participants may already be allocated to them.
-    existing = {arm.code: arm for arm in trial.arms.all()}
-    for spec in arms:
-        arm = existing.get(spec["code"]) or Arm(trial=trial, code=spec["code"])
-        if arm.pk and (arm.label, arm.dose_mg) == (spec["label"], spec["dose_mg"]):
-            continue
-        arm.label, arm.dose_mg = spec["label"], spec["dose_mg"]
-        arm.full_clean()
-        arm.save()
-
-
 def signature_sign(
     *,
     participant: Participant,
@@ -237,17 +156,15 @@ def signature_sign(
     return signature
 
 
-def sponsor_api_key_create(
-    *,
-    sponsor: Sponsor,
-    name: str,
-    expires_at: datetime.datetime | None,
-    by: AbstractBaseUser | None,
-    actor: str = "system",
-) -> tuple[SponsorApiKey, str]:
-    """Create a sponsor's API key; returns it with the key itself, which is never stored."""
-    with transaction.atomic(), audit_context(by=by, reason="API key created", actor=actor):
-        api_key, key = SponsorApiKey.objects.create_key(
-            sponsor=sponsor, name=name, expiry_date=expires_at
-        )
-    return api_key, key
+def participant_record_eligibility(
+    *, participant: Participant, signature: Signature | None, data: dict[str, Any]
+) -> None:
+    """Record the investigator's signed verdict on the participant (None withdraws it).
+
+    Called by the screening app inside its own transaction and audit context.
+    """
+    Participant.objects.filter(pk=participant.pk).update(
+        eligibility_signature=signature, eligibility_data=data if signature else {}
+    )
+    participant.eligibility_signature = signature
+    participant.eligibility_data = data if signature else {}

@@ -1,0 +1,153 @@
+"""The schedule: visits made from the protocol's events, booked and rescheduled."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from trials.audit import audit_context, require_reason
+from trials.models import (
+    Facilitator,
+    Membership,
+    Participant,
+    ProtocolVersion,
+    Role,
+    Visit,
+    VisitFacilitator,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+RANDOMIZATION = "randomization"
+
+
+def local_date(moment: datetime.datetime, time_zone: str) -> datetime.date:
+    """The calendar day a moment falls on at a site."""
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
+def _dates(event: dict[str, Any], anchor_date: datetime.date) -> dict[str, datetime.date]:
+    target = anchor_date + datetime.timedelta(days=event["day"])
+    early, late = event["window"]
+    return {
+        "target_date": target,
+        "window_start": target + datetime.timedelta(days=early),
+        "window_end": target + datetime.timedelta(days=late),
+    }
+
+
+def schedule_from_randomization(
+    *, participant: Participant, version: ProtocolVersion, randomized_on: datetime.date
+) -> list[Visit]:
+    """Every protocol event becomes a visit: dated if anchored on randomization, else waiting."""
+    visits = []
+    for sequence, event in enumerate(version.content["schedule"], start=1):
+        on_randomization = event["anchor"] == RANDOMIZATION
+        visit = Visit(
+            participant=participant,
+            protocol_version=version,
+            event_code=event["code"],
+            kind=event["kind"],
+            label=event["label"],
+            anchor=event["anchor"],
+            day=event["day"],
+            sequence=sequence,
+            status=Visit.Status.SCHEDULED if on_randomization else Visit.Status.AWAITING_DOSING,
+            **(_dates(event, randomized_on) if on_randomization else {}),
+        )
+        visit.full_clean(validate_constraints=False)
+        visits.append(visit)
+    # The unique (participant, event_code) constraint makes a second run a no-op, not a copy.
+    return Visit.objects.bulk_create(visits, ignore_conflicts=True)
+
+
+def visit_book(
+    *,
+    visit: Visit,
+    starts_at: datetime.datetime,
+    room: str,
+    facilitators: Sequence[Facilitator],
+    by: AbstractBaseUser,
+    reason: str = "",
+) -> Visit:
+    """Book (or reschedule) a visit. Outside its window, or changing a booking, needs a reason."""
+    with transaction.atomic():
+        visit = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("participant__site")
+            .get(pk=visit.pk)
+        )
+        if visit.status not in (Visit.Status.SCHEDULED, Visit.Status.BOOKED):
+            raise ValidationError(
+                f"A visit that is {visit.get_status_display().lower()} cannot be booked."
+            )
+        day = local_date(starts_at, visit.participant.site.time_zone)
+        outside = not (visit.window_start <= day <= visit.window_end)
+        if outside or visit.status == Visit.Status.BOOKED:
+            reason = _reason_for_booking(reason, outside, visit)
+        _check_facilitators(visit.participant, facilitators)
+        with audit_context(by=by, reason=reason or "Visit booked"):
+            visit.starts_at, visit.room, visit.status = starts_at, room, Visit.Status.BOOKED
+            visit.full_clean()
+            visit.save()
+            _assign(visit, facilitators, by)
+    return visit
+
+
+def _reason_for_booking(reason: str, outside: bool, visit: Visit) -> str:
+    if not (reason or "").strip():
+        message = (
+            f"This day is outside the window ({visit.window_start:%Y-%m-%d} to "
+            f"{visit.window_end:%Y-%m-%d}): give the reason."
+            if outside
+            else "Give the reason for rescheduling."
+        )
+        raise ValidationError({"reason": message})
+    return require_reason(reason)
+
+
+def _check_facilitators(participant: Participant, facilitators: Sequence[Facilitator]) -> None:
+    at_site = set(
+        Membership.objects.filter(
+            trial_id=participant.trial_id, site_id=participant.site_id, role=Role.FACILITATOR
+        ).values_list("user_id", flat=True)
+    )
+    strangers = [str(f) for f in facilitators if f.user_id not in at_site]
+    if strangers:
+        raise ValidationError(
+            {"facilitators": f"Not facilitators at this site: {', '.join(strangers)}."}
+        )
+
+
+def _assign(visit: Visit, facilitators: Sequence[Facilitator], by: AbstractBaseUser) -> None:
+    wanted = {facilitator.pk for facilitator in facilitators}
+    VisitFacilitator.objects.filter(visit=visit).exclude(facilitator_id__in=wanted).delete()
+    present = set(
+        VisitFacilitator.objects.filter(visit=visit).values_list("facilitator_id", flat=True)
+    )
+    VisitFacilitator.objects.bulk_create(
+        VisitFacilitator(
+            visit=visit, facilitator_id=pk, participant_id=visit.participant_id, assigned_by=by
+        )
+        for pk in sorted(wanted - present)
+    )
+
+
+def visits_cancel_remaining(*, participant: Participant) -> int:
+    """Cancel the visits not yet done (the participant left the study); returns how many."""
+    return Visit.objects.filter(
+        participant=participant,
+        status__in=[Visit.Status.AWAITING_DOSING, Visit.Status.SCHEDULED, Visit.Status.BOOKED],
+    ).update(status=Visit.Status.CANCELLED)
+
+
+def today_at(site_time_zone: str) -> datetime.date:
+    """Today's date at the site."""
+    return local_date(timezone.now(), site_time_zone)

@@ -1,0 +1,153 @@
+"""Consent, randomization, unblinding, booking visits, leaving the study: one service call each."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from trials import services
+from trials.forms import ConsentForm, ExitForm, UnblindForm, VisitBookForm, add_errors
+from trials.models import ConsentFormVersion, Facilitator, Participant, Role, Visit
+from trials.permissions import require_site_role
+from trials.services.schedule import today_at
+
+SITE_TEAM = (Role.COORDINATOR, Role.INVESTIGATOR)
+
+
+def _participant(request: HttpRequest, study_id: str, roles: tuple[Role, ...]) -> Participant:
+    participant = get_object_or_404(
+        Participant.objects.visible_to(request.user).select_related("trial", "site"),
+        study_id=study_id,
+    )
+    require_site_role(
+        request.user, trial_id=participant.trial_id, site_id=participant.site_id, roles=roles
+    )
+    return participant
+
+
+def _done(request: HttpRequest, participant: Participant, message: str) -> HttpResponse:
+    messages.success(request, message)
+    return redirect("participant_detail", study_id=participant.study_id)
+
+
+@login_required
+def consent_record(request: HttpRequest, study_id: str) -> HttpResponse:
+    participant = _participant(request, study_id, SITE_TEAM)
+    form_version = ConsentFormVersion.objects.current_for(
+        participant.trial, on=today_at(participant.site.time_zone)
+    )
+    staff = (
+        get_user_model()
+        .objects.filter(
+            memberships__trial=participant.trial,
+            memberships__site=participant.site,
+            memberships__role__in=SITE_TEAM,
+        )
+        .distinct()
+        .order_by("last_name")
+    )
+    form = ConsentForm(
+        request.POST or None,
+        time_zone=participant.site.time_zone,
+        staff=staff,
+        initial={"obtained_by": request.user.pk},
+    )
+    if request.method == "POST" and form.is_valid():
+        if form_version is None:
+            form.add_error(None, "The trial has no consent form in effect.")
+        else:
+            try:
+                services.consent_record(
+                    participant=participant,
+                    form_version=form_version,
+                    by=request.user,
+                    **form.cleaned_data,
+                )
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                return _done(request, participant, f"Consent to {form_version.label} recorded.")
+    return render(
+        request,
+        "trials/consent_form.html",
+        {"participant": participant, "form": form, "form_version": form_version},
+    )
+
+
+@login_required
+@require_POST
+def participant_randomize(request: HttpRequest, study_id: str) -> HttpResponse:
+    participant = _participant(request, study_id, SITE_TEAM)
+    try:
+        slot = services.participant_randomize(participant=participant, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("participant_detail", study_id=study_id)
+    return _done(request, participant, f"Randomized: kit {slot.kit_code}. Visits scheduled.")
+
+
+@login_required
+def participant_unblind(request: HttpRequest, study_id: str) -> HttpResponse:
+    participant = _participant(request, study_id, (Role.INVESTIGATOR,))
+    form = UnblindForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.participant_unblind(
+                participant=participant, investigator=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            return _done(request, participant, "Unblinded. The sponsor has been notified.")
+    return render(request, "trials/unblind_form.html", {"participant": participant, "form": form})
+
+
+@login_required
+def visit_book(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
+    participant = _participant(request, study_id, SITE_TEAM)
+    visit = get_object_or_404(Visit.objects.filter(participant=participant), event_code=event_code)
+    facilitators = (
+        Facilitator.objects.filter(
+            user__memberships__trial=participant.trial,
+            user__memberships__site=participant.site,
+            user__memberships__role=Role.FACILITATOR,
+        )
+        .select_related("user")
+        .distinct()
+    )
+    initial = {"room": visit.room, "facilitators": list(visit.facilitators.all())}
+    form = VisitBookForm(
+        request.POST or None,
+        time_zone=participant.site.time_zone,
+        facilitators=facilitators,
+        initial=initial,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.visit_book(visit=visit, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            return _done(request, participant, f"{visit.label} booked.")
+    return render(
+        request,
+        "trials/visit_form.html",
+        {"participant": participant, "visit": visit, "form": form},
+    )
+
+
+@login_required
+def participant_exit(request: HttpRequest, study_id: str) -> HttpResponse:
+    participant = _participant(request, study_id, SITE_TEAM)
+    form = ExitForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.participant_exit(participant=participant, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            return _done(request, participant, "Recorded. All data entered are kept.")
+    return render(request, "trials/exit_form.html", {"participant": participant, "form": form})
