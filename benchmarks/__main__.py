@@ -6,7 +6,7 @@ import sys
 
 import django
 
-BENCHMARKS = ["eligibility"]
+BENCHMARKS = ["eligibility", "participants"]
 
 
 def main(names: list[str]) -> None:

@@ -13,7 +13,7 @@ from screening.eligibility import evaluator_for
 from screening.models import Screening, ScreeningEvaluation, Verdict
 from trials.audit import audit_context, require_reason
 from trials.models import Participant, ProtocolVersion, Role, Signature, TrialSite
-from trials.permissions import has_site_role
+from trials.permissions import ensure_site_role
 from trials.services import (
     participant_change_status,
     participant_record_eligibility,
@@ -139,13 +139,12 @@ def screening_confirm(
     with transaction.atomic():
         screening = _locked_open(screening)
         participant = screening.participant
-        if not has_site_role(
+        ensure_site_role(
             investigator,
-            trial_id=participant.trial_id,
-            site_id=participant.site_id,
-            roles=(Role.INVESTIGATOR,),
-        ):
-            raise ValidationError("Only an investigator at this site may sign the verdict.")
+            participant,
+            (Role.INVESTIGATOR,),
+            "Only an investigator at this site may sign the verdict.",
+        )
         if screening.confirmation_id is not None:
             raise ValidationError("This verdict is already signed.")
         meaning = _meaning_for(screening, statement)

@@ -23,6 +23,12 @@ from trials.services import protocol_load
 PROTOCOLS = Path(__file__).resolve().parents[1] / "trials" / "protocols"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Argon2 is deliberately slow; tests hash with MD5 unless they check the hasher itself."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def sponsor(db):
     return SponsorFactory(name="Compass Pathways")
@@ -117,7 +123,9 @@ def participant_site_a(trial_site_a, coordinator_site_a):
 
 @pytest.fixture
 def participant_site_b(trial_site_b, coordinator_site_b):
-    return participant_at(trial_site_b, coordinator_site_b, given_name="Sam", family_name="Lee")
+    return participant_at(
+        trial_site_b, coordinator_site_b, given_name="Sam", family_name="Oyelaran-Brandt"
+    )
 
 
 @pytest.fixture
@@ -160,3 +168,64 @@ def make_eligible(participant, coordinator, investigator):
 @pytest.fixture
 def eligible_site_a(comp360_protocol, participant_site_a, coordinator_site_a, investigator_site_a):
     return make_eligible(participant_site_a, coordinator_site_a, investigator_site_a)
+
+
+def qualified_facilitator(trial, site, username):
+    """A facilitator at the site with a valid licence and 120 training hours."""
+    from tests.factories import FacilitatorFactory, LicenceFactory, TrainingFactory
+
+    user = _member(username, trial, site, Role.FACILITATOR)
+    facilitator = FacilitatorFactory(user=user)
+    LicenceFactory(facilitator=facilitator)
+    TrainingFactory(facilitator=facilitator, hours=120)
+    return facilitator
+
+
+@pytest.fixture
+def dosing_team_site_a(trial_site_a):
+    """Two credentialed facilitators at site A: the protocol's pair."""
+    return [
+        qualified_facilitator(trial_site_a.trial, trial_site_a.site, "facilitator_a1"),
+        qualified_facilitator(trial_site_a.trial, trial_site_a.site, "facilitator_a2"),
+    ]
+
+
+@pytest.fixture
+def randomized_site_a(eligible_site_a, consent_form, coordinator_site_a):
+    """Eligible, signed, consented to ICF v1 and randomized: visits are scheduled."""
+    from django.utils import timezone
+
+    from trials.services import consent_record, participant_randomize
+
+    consent_record(
+        participant=eligible_site_a,
+        form_version=consent_form,
+        consented_at=timezone.now() - datetime.timedelta(hours=1),
+        obtained_by=coordinator_site_a,
+        participant_confirmed=True,
+        by=coordinator_site_a,
+    )
+    participant_randomize(participant=eligible_site_a, by=coordinator_site_a)
+    eligible_site_a.refresh_from_db()
+    return eligible_site_a
+
+
+@pytest.fixture
+def booked_dosing_site_a(randomized_site_a, dosing_team_site_a, coordinator_site_a):
+    """DOSE1 booked on its target day with the two facilitators."""
+    from zoneinfo import ZoneInfo
+
+    from trials.models import Visit
+    from trials.services import visit_book
+
+    visit = Visit.objects.get(participant=randomized_site_a, event_code="DOSE1")
+    starts = datetime.datetime.combine(
+        visit.target_date, datetime.time(9, 0), tzinfo=ZoneInfo("Europe/London")
+    )
+    return visit_book(
+        visit=visit,
+        starts_at=starts,
+        room="Dosing suite",
+        by=coordinator_site_a,
+        facilitators=dosing_team_site_a,
+    )

@@ -1,9 +1,48 @@
 from django.urls import path
 
-from trials.views import enrollment
+from trials.views import dashboards, enrollment, facilitators, safety, sessions
 from trials.views import participants as views
 
 urlpatterns = [
+    path("facilitator/", facilitators.facilitator_home, name="facilitator_home"),
+    path(
+        "facilitator/calendar/<str:token>.ics",
+        facilitators.facilitator_calendar,
+        name="facilitator_calendar",
+    ),
+    path(
+        "facilitator/calendar/reset",
+        facilitators.facilitator_calendar_reset,
+        name="facilitator_calendar_reset",
+    ),
+    path("facilitators/<int:pk>/", facilitators.facilitator_detail, name="facilitator_detail"),
+    path(
+        "participants/<str:study_id>/visits/<str:event_code>/dosing",
+        sessions.dosing_session,
+        name="dosing_session",
+    ),
+    path(
+        "participants/<str:study_id>/visits/<str:event_code>/session",
+        sessions.therapy_session,
+        name="therapy_session",
+    ),
+    path(
+        "participants/<str:study_id>/visits/<str:event_code>/assessments",
+        safety.assessment_record,
+        name="assessment_record",
+    ),
+    path(
+        "participants/<str:study_id>/risk-screens/new",
+        safety.risk_screen_record,
+        name="risk_screen_record",
+    ),
+    path(
+        "participants/<str:study_id>/adverse-events/new",
+        safety.adverse_event_report,
+        name="adverse_event_report",
+    ),
+    path("adverse-events/<int:pk>/", safety.adverse_event_detail, name="adverse_event_detail"),
+    path("trials/<str:trial_code>/dashboard", dashboards.trial_dashboard, name="trial_dashboard"),
     path(
         "trials/<str:trial_code>/sites/<str:site_code>/participants/",
         views.participant_list,

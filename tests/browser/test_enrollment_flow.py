@@ -80,7 +80,7 @@ def test_candidate_to_booked_first_visit(
     expect(coordinator.page.locator("#allocation")).not_to_contain_text("COMP360 25 mg")
     expect(coordinator.page.locator("#schedule tr.visit")).to_have_count(13)
 
-    coordinator.page.locator("tr[data-event='BASE'] a").click()
+    coordinator.page.locator("#schedule tr[data-event='BASE'] a", has_text="Book").click()
     coordinator.page.wait_for_load_state()
     coordinator.snap()
     base = Visit.objects.get(participant__study_id=study_id, event_code="BASE")
@@ -90,8 +90,9 @@ def test_candidate_to_booked_first_visit(
     coordinator.page.click("button:has-text('Book visit')")
     coordinator.page.wait_for_load_state()
     coordinator.snap()
-    expect(coordinator.page.locator("tr[data-event='BASE']")).to_contain_text("Booked")
-    expect(coordinator.page.locator("tr[data-event='BASE']")).to_contain_text("Dosing suite 1")
+    booked = coordinator.page.locator("#schedule tr[data-event='BASE']")
+    expect(booked).to_contain_text("Booked")
+    expect(booked).to_contain_text("Dosing suite 1")
     assert Participant.objects.get(study_id=study_id).status == "randomized"
 
     other = visitor("coordinator_b")

@@ -5,7 +5,10 @@ from django.urls import reverse
 from tests.factories import PASSWORD, UserFactory
 
 
-def test_passwords_are_hashed_with_argon2(db):
+def test_passwords_are_hashed_with_argon2(db, settings):
+    from registry import settings as project_settings
+
+    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS
     user = UserFactory(username="hashed")
     assert user.password.startswith("argon2")
 

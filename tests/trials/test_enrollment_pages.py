@@ -11,7 +11,6 @@ from django.utils import timezone
 from tests.factories import PASSWORD, FacilitatorFactory
 from tests.trials.test_enrollment import _consent
 from trials.models import Consent, Participant, Trial, Visit
-from trials.services import participant_randomize
 
 OUTSIDERS = ["coordinator_site_b", "investigator_site_b", "sponsor_user", "coordinator_other_trial"]
 PAGES = [
@@ -25,14 +24,6 @@ PAGES = [
     ("get", "participant_exit", []),
     ("post", "participant_exit", []),
 ]
-
-
-@pytest.fixture
-def randomized_site_a(eligible_site_a, consent_form, coordinator_site_a):
-    _consent(eligible_site_a, consent_form, coordinator_site_a)
-    participant_randomize(participant=eligible_site_a, by=coordinator_site_a)
-    eligible_site_a.refresh_from_db()
-    return eligible_site_a
 
 
 @pytest.mark.parametrize(("method", "name", "extra"), PAGES)

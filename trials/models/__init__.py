@@ -35,11 +35,31 @@ from trials.models.participants import (
     Signature,
     SignatureMeaning,
 )
+from trials.models.safety import (
+    SERIOUSNESS_FIELDS,
+    AdverseEvent,
+    Assessment,
+    SuicideRiskScreen,
+)
 from trials.models.schedule import EventKind, Visit, VisitFacilitator, VisitStatus
+from trials.models.sessions import (
+    DosingSession,
+    SessionSignature,
+    TherapySession,
+    VitalSign,
+)
 from trials.models.trials import TRIAL_CODE_PATTERN, Arm, ProtocolVersion, Trial, TrialSite
 from trials.models.triggers import protect_deletes
 
 __all__ = [
+    "SERIOUSNESS_FIELDS",
+    "AdverseEvent",
+    "Assessment",
+    "DosingSession",
+    "SessionSignature",
+    "SuicideRiskScreen",
+    "TherapySession",
+    "VitalSign",
     "IN_STUDY",
     "AllocationList",
     "AllocationSlot",

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from rest_framework_api_key.models import AbstractAPIKey
 
 if TYPE_CHECKING:
@@ -133,12 +133,35 @@ class Membership(models.Model):
         return f"{self.user} – {self.get_role_display()} – {self.trial.code} ({where})"
 
 
-@pghistory.track()
+# Roles that may read a facilitator's credentials at the sites where they facilitate.
+CREDENTIAL_READERS = (Role.COORDINATOR, Role.INVESTIGATOR, Role.MONITOR)
+
+
+class FacilitatorQuerySet(models.QuerySet["Facilitator"]):
+    def visible_to(self, user: AnyUser) -> FacilitatorQuerySet:
+        """The user's own record, and facilitators at the sites they coordinate or monitor."""
+        if not user.is_authenticated:
+            return self.none()
+        reader = Membership.objects.filter(
+            user=user, trial=OuterRef("trial"), role__in=CREDENTIAL_READERS
+        ).filter(Q(site=OuterRef("site")) | Q(site__isnull=True, role=Role.MONITOR))
+        facilitates = Membership.objects.filter(user=OuterRef("user"), role=Role.FACILITATOR)
+        return self.filter(Q(user=user) | Exists(facilitates.filter(Exists(reader))))
+
+
+# The calendar token is a secret: it stays out of the audit history.
+@pghistory.track(exclude=["calendar_token"])
 class Facilitator(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="facilitator"
     )
+    # The secret in the facilitator's calendar feed URL; replacing it revokes the old URL.
+    calendar_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Audited in the token's place: when the link was created or replaced.
+    calendar_token_set_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FacilitatorQuerySet.as_manager()
 
     class Meta:
         ordering = ["user__last_name", "user__first_name"]

@@ -171,6 +171,9 @@ class SignatureMeaning(models.TextChoices):
     ELIGIBILITY_CONFIRMED = "eligibility_confirmed", "Eligibility confirmed"
     INELIGIBILITY_OVERRIDDEN = "ineligibility_overridden", "Ineligible verdict overridden"
     EMERGENCY_UNBLINDING = "emergency_unblinding", "Emergency unblinding"
+    VITALS_OVERRIDE = "vitals_override", "Dosing permitted despite pre-dose vitals"
+    DOSING_LOG_SIGNED = "dosing_log_signed", "Dosing session log signed"
+    ADVERSE_EVENT_REVIEWED = "adverse_event_reviewed", "Adverse event reviewed"
 
 
 class SignatureQuerySet(models.QuerySet["Signature"]):

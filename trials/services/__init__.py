@@ -20,9 +20,41 @@ from trials.services.participants import (
     study_id_for,
 )
 from trials.services.protocols import protocol_load, sponsor_api_key_create
+from trials.services.safety import (
+    adverse_event_report,
+    adverse_event_review,
+    adverse_event_update,
+    assessment_record,
+    risk_screen_record,
+)
 from trials.services.schedule import visit_book
+from trials.services.sessions import (
+    dosing_session_give_dose,
+    dosing_session_not_given,
+    dosing_session_override_vitals,
+    dosing_session_sign,
+    dosing_session_start,
+    dosing_session_supplement,
+    dosing_session_update,
+    therapy_session_record,
+    vital_sign_add,
+)
 
 __all__ = [
+    "adverse_event_report",
+    "adverse_event_review",
+    "adverse_event_update",
+    "assessment_record",
+    "dosing_session_give_dose",
+    "dosing_session_not_given",
+    "dosing_session_override_vitals",
+    "dosing_session_sign",
+    "dosing_session_start",
+    "dosing_session_supplement",
+    "dosing_session_update",
+    "risk_screen_record",
+    "therapy_session_record",
+    "vital_sign_add",
     "consent_record",
     "participant_exit",
     "participant_randomize",

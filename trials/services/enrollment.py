@@ -28,7 +28,7 @@ from trials.models import (
     TrialSite,
     Unblinding,
 )
-from trials.permissions import has_site_role
+from trials.permissions import ensure_site_role, has_site_role
 from trials.randomization import permuted_blocks, stratum_key
 from trials.services.participants import participant_change_status, signature_sign
 from trials.services.schedule import (
@@ -136,6 +136,17 @@ def _check_consent_stage(participant: Participant, current: ConsentFormVersion) 
         raise ValidationError(f"Consent to {current.label} is already recorded.")
 
 
+def reconsent_pending(participant: Participant) -> bool:
+    """A form version took effect that this participant in the study has not consented to."""
+    form = ConsentFormVersion.objects.current_for(
+        participant.trial, on=today_at(participant.site.time_zone)
+    )
+    return (
+        form is None
+        or not Consent.objects.filter(participant=participant, form_version=form).exists()
+    )
+
+
 def participant_randomize(*, participant: Participant, by: AbstractBaseUser) -> AllocationSlot:
     """Allocate the next concealed slot of the participant's stratum and schedule their visits.
 
@@ -181,8 +192,7 @@ def _check_randomizable(
         )
     if participant.eligibility_signature_id is None:
         raise ValidationError("An investigator must confirm eligibility before randomization.")
-    form = ConsentFormVersion.objects.current_for(trial, on=today_at(trial_site.site.time_zone))
-    if form is None or not Consent.objects.filter(participant=participant, form_version=form):
+    if reconsent_pending(participant):
         raise ValidationError("Consent to the form now in effect must be recorded first.")
     if version is None:
         raise ValidationError("The trial has no protocol loaded.")
@@ -261,13 +271,12 @@ def participant_unblind(
     reason = require_reason(reason)
     with transaction.atomic(), audit_context(by=investigator, reason=reason):
         participant = Participant.objects.select_for_update().get(pk=participant.pk)
-        if not has_site_role(
+        ensure_site_role(
             investigator,
-            trial_id=participant.trial_id,
-            site_id=participant.site_id,
-            roles=(Role.INVESTIGATOR,),
-        ):
-            raise ValidationError("Only an investigator at this site may unblind.")
+            participant,
+            (Role.INVESTIGATOR,),
+            "Only an investigator at this site may unblind.",
+        )
         if not AllocationSlot.objects.filter(participant=participant).exists():
             raise ValidationError("This participant has not been randomized.")
         if Unblinding.objects.filter(participant=participant).exists():

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trials.audit import audit_context, require_reason
+from trials.credentials import qualification
 from trials.models import (
     Facilitator,
     Membership,
@@ -93,6 +94,8 @@ def visit_book(
         if outside or visit.status == Visit.Status.BOOKED:
             reason = _reason_for_booking(reason, outside, visit)
         _check_facilitators(visit.participant, facilitators)
+        if visit.kind == Visit.Kind.DOSING:
+            check_dosing_team(visit, facilitators, on=day)
         with audit_context(by=by, reason=reason or "Visit booked"):
             visit.starts_at, visit.room, visit.status = starts_at, room, Visit.Status.BOOKED
             visit.full_clean()
@@ -151,3 +154,46 @@ def visits_cancel_remaining(*, participant: Participant) -> int:
 def today_at(site_time_zone: str) -> datetime.date:
     """Today's date at the site."""
     return local_date(timezone.now(), site_time_zone)
+
+
+def check_dosing_team(visit: Visit, facilitators: Sequence[Facilitator], on: datetime.date) -> None:
+    """A dosing session needs the protocol's number of facilitators, each with valid credentials."""
+    protocol = visit.protocol_version.content["trial"]
+    needed = protocol["facilitators_per_dosing_session"]
+    problems = []
+    credentials = {
+        facilitator.pk: list(facilitator.credentials.all()) for facilitator in facilitators
+    }
+    for facilitator in facilitators:
+        verdict = qualification(
+            credentials[facilitator.pk], protocol["facilitator_requirements"], on
+        )
+        if not verdict.qualified:
+            problems.append(f"{facilitator} cannot be assigned: {'; '.join(verdict.problems)}.")
+    if len(facilitators) < needed:
+        problems.append(
+            f"A dosing session needs {needed} facilitators; {len(facilitators)} chosen."
+        )
+    if problems:
+        raise ValidationError({"facilitators": problems})
+
+
+def visits_schedule_after_dosing(*, dosing_visit: Visit, dosed_on: datetime.date) -> int:
+    """Date the visits anchored on a dosing event from its actual day; returns how many.
+
+    Only visits still awaiting dosing change, so running it twice schedules nothing twice.
+    """
+    events = {event["code"]: event for event in dosing_visit.protocol_version.content["schedule"]}
+    waiting = Visit.objects.select_for_update().filter(
+        participant_id=dosing_visit.participant_id,
+        anchor=dosing_visit.event_code,
+        status=Visit.Status.AWAITING_DOSING,
+    )
+    scheduled = 0
+    for visit in waiting:
+        for name, value in _dates(events[visit.event_code], dosed_on).items():
+            setattr(visit, name, value)
+        visit.status = Visit.Status.SCHEDULED
+        visit.save(update_fields=["target_date", "window_start", "window_end", "status"])
+        scheduled += 1
+    return scheduled

@@ -15,6 +15,7 @@ from trials.forms import ContactEditForm, ContactForm, ParticipantFilterForm
 from trials.models import Participant, ParticipantContact, Role, TrialSite
 from trials.overview import participant_overview
 from trials.permissions import may_see_identity, require_site_role
+from trials.safety_overview import participant_safety
 
 PAGE_SIZE = 50
 
@@ -82,7 +83,9 @@ def participant_detail(request: HttpRequest, study_id: str) -> HttpResponse:
     participant = _participant(request, study_id)
     overview = participant_overview(participant, request.user)
     return render(
-        request, "trials/participant_detail.html", {"o": overview, "participant": participant}
+        request,
+        "trials/participant_detail.html",
+        {"o": overview, "participant": participant, "safety": participant_safety(participant)},
     )
 
 

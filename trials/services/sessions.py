@@ -1,0 +1,402 @@
+"""The dosing session log, its vitals and signatures; preparation and integration sessions."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from trials.audit import audit_context, require_reason
+from trials.models import (
+    AllocationSlot,
+    DosingSession,
+    Facilitator,
+    Participant,
+    Role,
+    SessionSignature,
+    Signature,
+    TherapySession,
+    Visit,
+    VisitFacilitator,
+    VitalSign,
+)
+from trials.permissions import ensure_site_role
+from trials.services.enrollment import reconsent_pending
+from trials.services.participants import participant_change_status, signature_sign
+from trials.services.schedule import check_dosing_team, local_date, visits_schedule_after_dosing
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+Status = Participant.Status
+IN_TREATMENT = (Status.RANDOMIZED, Status.IN_TREATMENT)
+# What a facilitator fills in before and after the dose; the dose itself has its own service.
+PREDOSE_FIELDS = (
+    "eligibility_confirmed",
+    "consent_current",
+    "medications_stopped",
+    "washout_days",
+    "pregnancy_test",
+    "predose_systolic",
+    "predose_diastolic",
+    "predose_heart_rate",
+    "predose_temperature",
+)
+DAY_FIELDS = (
+    "interventions",
+    "rescue_medication",
+    "ended_at",
+    "release_alert_and_oriented",
+    "release_vitals_stable",
+    "release_escort_arranged",
+    "notes",
+)
+LOG_FIELDS = PREDOSE_FIELDS + DAY_FIELDS
+PREDOSE_LIMITS = (
+    ("predose_systolic", "max_systolic_bp", "systolic blood pressure"),
+    ("predose_diastolic", "max_diastolic_bp", "diastolic blood pressure"),
+    ("predose_heart_rate", "max_heart_rate", "heart rate"),
+)
+
+
+def _team(visit: Visit) -> list[Facilitator]:
+    return [
+        assignment.facilitator
+        for assignment in VisitFacilitator.objects.filter(visit=visit)
+        .select_related("facilitator__user")
+        .prefetch_related("facilitator__credentials")
+    ]
+
+
+def dosing_session_start(*, visit: Visit, by: AbstractBaseUser) -> DosingSession:
+    """Open the log of a booked dosing visit of a randomized participant."""
+    with transaction.atomic(), audit_context(by=by, reason="Dosing session started"):
+        visit = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("participant", "protocol_version")
+            .get(pk=visit.pk)
+        )
+        if visit.kind != Visit.Kind.DOSING:
+            raise ValidationError("This visit is not a dosing session.")
+        if visit.participant.status not in IN_TREATMENT:
+            raise ValidationError("Dosing needs a randomized participant.")
+        if visit.status != Visit.Status.BOOKED:
+            raise ValidationError(
+                f"A visit that is {visit.get_status_display().lower()} cannot start: book it first."
+            )
+        if DosingSession.objects.filter(visit=visit).exists():
+            raise ValidationError("This visit's dosing session is already open.")
+        session = DosingSession(visit=visit, participant=visit.participant, started_by=by)
+        session.full_clean()
+        session.save()
+    return session
+
+
+def _signed(session: DosingSession) -> bool:
+    return SessionSignature.objects.filter(
+        dosing_session=session, revision=session.revision
+    ).exists()
+
+
+def _lock(session: DosingSession) -> DosingSession:
+    return (
+        DosingSession.objects.select_for_update(of=("self",))
+        .select_related("visit__protocol_version", "participant__site")
+        .get(pk=session.pk)
+    )
+
+
+def _changing(session: DosingSession, values: dict[str, Any]) -> list[str]:
+    """Saved values the change would alter (filling an empty field is not a change)."""
+
+    def untouched(name: str) -> bool:
+        saved = getattr(session, name)
+        return saved in (None, "", False) or saved == DosingSession._meta.get_field(name).default
+
+    return [
+        name
+        for name, value in values.items()
+        if not untouched(name) and getattr(session, name) != value
+    ]
+
+
+def _revise(session: DosingSession, values: dict[str, Any], reason: str) -> str:
+    """Apply values; changing saved values or a signed log needs a reason and a new revision."""
+    changed, signed = _changing(session, values), _signed(session)
+    if changed or signed:
+        reason = require_reason(reason)
+    for name, value in values.items():
+        setattr(session, name, value)
+    if signed:
+        session.revision += 1  # the signatures given stay on record, for the old revision
+    return reason
+
+
+def dosing_session_update(
+    *, session: DosingSession, values: dict[str, Any], by: AbstractBaseUser, reason: str = ""
+) -> DosingSession:
+    """Fill in the checklist, the day's notes or the release; saved values change with a reason."""
+    unknown = set(values) - set(LOG_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Not part of the session log." for name in sorted(unknown)})
+    with transaction.atomic():
+        session = _lock(session)
+        reason = _revise(session, values, reason)
+        session.full_clean()
+        with audit_context(by=by, reason=reason or "Dosing session log updated"):
+            session.save()
+    return session
+
+
+def predose_problems(session: DosingSession) -> list[str]:
+    """Why the dose cannot be given yet (empty when it can)."""
+    participant = session.participant
+    problems = []
+    if participant.eligibility_signature_id is None:
+        problems.append("Eligibility is no longer confirmed by an investigator.")
+    if reconsent_pending(participant):
+        problems.append("The participant must re-consent to the form now in effect.")
+    if not (session.eligibility_confirmed and session.consent_current):
+        problems.append("Confirm eligibility and consent on the checklist.")
+    if not session.medications_stopped or session.washout_days is None:
+        problems.append("Confirm contraindicated medications stopped, with the washout days.")
+    if session.pregnancy_test == "positive":
+        problems.append("A positive pregnancy test excludes dosing.")
+    problems.extend(_vitals_problems(session))
+    return problems
+
+
+def vitals_out_of_range(session: DosingSession) -> list[str]:
+    """Pre-dose vitals above the protocol's dosing_safety limits."""
+    limits = session.visit.protocol_version.content["trial"]["dosing_safety"]
+    return [
+        f"Pre-dose {label} {getattr(session, field)} is above the limit of {limits[limit]}."
+        for field, limit, label in PREDOSE_LIMITS
+        if limits.get(limit) is not None and (getattr(session, field) or 0) > limits[limit]
+    ]
+
+
+def _vitals_problems(session: DosingSession) -> list[str]:
+    if None in (session.predose_systolic, session.predose_diastolic, session.predose_heart_rate):
+        return ["Record the pre-dose blood pressure and heart rate."]
+    if session.vitals_override_id is not None:
+        return []
+    out = vitals_out_of_range(session)
+    return [*out, "An investigator must override before dosing."] if out else []
+
+
+def dosing_session_override_vitals(
+    *, session: DosingSession, investigator: AbstractBaseUser, password: str, reason: str
+) -> Signature:
+    """An investigator permits dosing despite out-of-range pre-dose vitals: signed, with reason."""
+    reason = require_reason(reason)
+    with transaction.atomic(), audit_context(by=investigator, reason=reason):
+        session = _lock(session)
+        participant = session.participant
+        ensure_site_role(
+            investigator,
+            participant,
+            (Role.INVESTIGATOR,),
+            "Only an investigator at this site may override.",
+        )
+        if not vitals_out_of_range(session):
+            raise ValidationError("The pre-dose vitals are within the limits: no override needed.")
+        signature = signature_sign(
+            participant=participant,
+            signer=investigator,
+            password=password,
+            meaning=Signature.Meaning.VITALS_OVERRIDE,
+            statement=reason,
+        )
+        session.vitals_override = signature
+        session.save(update_fields=["vitals_override"])
+    return signature
+
+
+def dosing_session_give_dose(
+    *,
+    session: DosingSession,
+    kit_code: str,
+    lot_number: str,
+    dosed_at: datetime.datetime,
+    route: str,
+    by: AbstractBaseUser,
+) -> DosingSession:
+    """Record the dose (T0). The kit must be the participant's own: the arm is never shown."""
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status != DosingSession.Status.IN_PROGRESS:
+            raise ValidationError("The dose of this session is already recorded.")
+        problems = predose_problems(session)
+        check_dosing_team(
+            session.visit,
+            _team(session.visit),
+            on=local_date(dosed_at, session.participant.site.time_zone),
+        )
+        if problems:
+            raise ValidationError(problems)
+        allocated = AllocationSlot.objects.get(participant=session.participant)
+        if kit_code.strip().upper() != allocated.kit_code:
+            raise ValidationError({"kit_code": "This is not the kit allocated to the participant."})
+        with audit_context(by=by, reason="Dose given"):
+            session.kit_code, session.lot_number = allocated.kit_code, lot_number
+            session.dosed_at, session.route = dosed_at, route
+            session.status = DosingSession.Status.GIVEN
+            session.full_clean()
+            session.save()
+            _after_dose(session, by)
+    return session
+
+
+def _after_dose(session: DosingSession, by: AbstractBaseUser) -> None:
+    visit = session.visit
+    visit.status = Visit.Status.COMPLETED
+    visit.save(update_fields=["status"])
+    if session.participant.status == Status.RANDOMIZED:
+        participant_change_status(
+            participant=session.participant,
+            to_status=Status.IN_TREATMENT,
+            reason="First dose given",
+            by=by,
+        )
+    visits_schedule_after_dosing(
+        dosing_visit=visit,
+        dosed_on=local_date(session.dosed_at, session.participant.site.time_zone),
+    )
+
+
+def dosing_session_supplement(
+    *, session: DosingSession, dosed_at: datetime.datetime, lot_number: str, by: AbstractBaseUser
+) -> DosingSession:
+    """Record the optional supplemental dose where the protocol's arms have one."""
+    with transaction.atomic():
+        session = _lock(session)
+        arm = AllocationSlot.objects.select_related("arm").get(participant=session.participant).arm
+        if len(arm.dose_mg) < 2:
+            raise ValidationError("The protocol has no supplemental dose.")
+        if session.status != DosingSession.Status.GIVEN:
+            raise ValidationError("Record the first dose before the supplement.")
+        if session.supplemental_dosed_at is not None:
+            raise ValidationError("The supplemental dose is already recorded.")
+        with audit_context(by=by, reason="Supplemental dose given"):
+            session.supplemental_dosed_at, session.supplemental_lot_number = dosed_at, lot_number
+            session.full_clean()
+            session.save()
+    return session
+
+
+def dosing_session_not_given(
+    *, session: DosingSession, reason: str, by: AbstractBaseUser
+) -> DosingSession:
+    """The session ended without a dose (refused, unwell, safety): the reason is recorded."""
+    reason = require_reason(reason)
+    with transaction.atomic(), audit_context(by=by, reason=reason):
+        session = _lock(session)
+        if session.status != DosingSession.Status.IN_PROGRESS:
+            raise ValidationError("The dose of this session is already recorded.")
+        session.status, session.not_given_reason = DosingSession.Status.NOT_GIVEN, reason
+        session.save(update_fields=["status", "not_given_reason"])
+    return session
+
+
+def vital_sign_add(
+    *, session: DosingSession, values: dict[str, Any], by: AbstractBaseUser, reason: str = ""
+) -> VitalSign:
+    """Add a row to the vitals grid; after signing it needs a reason and new signatures."""
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status == DosingSession.Status.NOT_GIVEN:
+            raise ValidationError("This session ended without a dose.")
+        vital = VitalSign(
+            dosing_session=session, participant=session.participant, recorded_by=by, **values
+        )
+        vital.full_clean()
+        reason = _revise(session, {}, reason)
+        with audit_context(by=by, reason=reason or "Vital signs recorded"):
+            vital.save()
+            session.save(update_fields=["revision"])
+    return vital
+
+
+def dosing_session_sign(
+    *, session: DosingSession, signer: AbstractBaseUser, password: str
+) -> SessionSignature:
+    """An assigned facilitator signs the complete log (this revision of it)."""
+    with transaction.atomic():
+        session = _lock(session)
+        facilitator = Facilitator.objects.filter(user=signer).first()
+        if (
+            facilitator is None
+            or not VisitFacilitator.objects.filter(
+                visit=session.visit, facilitator=facilitator
+            ).exists()
+        ):
+            raise ValidationError("Only a facilitator of this session signs its log.")
+        if session.status == DosingSession.Status.IN_PROGRESS:
+            raise ValidationError("Record the dose, or why it was not given, before signing.")
+        if session.status == DosingSession.Status.GIVEN and not _released(session):
+            raise ValidationError("Complete the end time and the release checklist first.")
+        if SessionSignature.objects.filter(
+            dosing_session=session, facilitator=facilitator, revision=session.revision
+        ).exists():
+            raise ValidationError("You already signed this version of the log.")
+        with audit_context(by=signer, reason="Dosing session log signed"):
+            signature = signature_sign(
+                participant=session.participant,
+                signer=signer,
+                password=password,
+                meaning=Signature.Meaning.DOSING_LOG_SIGNED,
+            )
+            return SessionSignature.objects.create(
+                dosing_session=session,
+                signature=signature,
+                facilitator=facilitator,
+                revision=session.revision,
+            )
+
+
+def _released(session: DosingSession) -> bool:
+    return session.ended_at is not None and all(
+        (
+            session.release_alert_and_oriented,
+            session.release_vitals_stable,
+            session.release_escort_arranged,
+        )
+    )
+
+
+THERAPY_KINDS = (Visit.Kind.PREPARATION, Visit.Kind.INTEGRATION)
+
+
+def therapy_session_record(
+    *, visit: Visit, values: dict[str, Any], by: AbstractBaseUser
+) -> TherapySession:
+    """Log a preparation or integration session: attended, or missed with the reason."""
+    with transaction.atomic():
+        visit = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("participant")
+            .get(pk=visit.pk)
+        )
+        if visit.kind not in THERAPY_KINDS:
+            raise ValidationError("Only preparation and integration sessions are logged here.")
+        if visit.status == Visit.Status.AWAITING_DOSING:
+            raise ValidationError(
+                f"This session follows {visit.anchor}, which has not been given yet."
+            )
+        if visit.status not in (Visit.Status.SCHEDULED, Visit.Status.BOOKED):
+            raise ValidationError(f"This visit is {visit.get_status_display().lower()}.")
+        session = TherapySession(
+            visit=visit, participant=visit.participant, recorded_by=by, **values
+        )
+        session.full_clean(exclude=["visit"])
+        reason = (
+            "Session attended" if session.attended else f"Session missed: {session.missed_reason}"
+        )
+        with audit_context(by=by, reason=reason):
+            session.save()
+            visit.status = Visit.Status.COMPLETED if session.attended else Visit.Status.MISSED
+            visit.save(update_fields=["status"])
+    return session
