@@ -1,10 +1,13 @@
 """The dosing session in a real browser: two facilitators, the vitals grid, the safety gate."""
 
+import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
-from trials.models import DosingSession, SessionSignature
+from trials.models import AdverseEvent, DosingSession, SessionSignature
 
 pytestmark = pytest.mark.browser
 
@@ -71,6 +74,26 @@ def test_two_facilitators_log_a_full_dosing_session(
     first.page.fill("#id_notes", "Peak at T+2h; brief anxiety, settled with music.")
     first.page.click("#day button")
     first.page.wait_for_load_state()
+
+    first.page.click("text=Report an adverse event")
+    first.page.wait_for_load_state()
+    expect(first.page.locator("#id_dosing_session option:checked")).to_have_text("Administration 1")
+    first.page.fill("#id_term", "Transient hypertension")
+    # Adverse events are reported as they happen: times in the past, at the site.
+    onset = datetime.datetime.now(ZoneInfo("Europe/London")) - datetime.timedelta(hours=2)
+    first.page.fill("#id_onset_at", onset.strftime("%Y-%m-%dT%H:%M"))
+    first.page.fill(
+        "#id_ended_at", (onset + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    )
+    first.page.select_option("#id_severity", "moderate")
+    first.page.select_option("#id_relatedness", "probable")
+    first.page.select_option("#id_action_taken", "none")
+    first.page.select_option("#id_outcome", "recovered")
+    first.page.click("button:has-text('Report adverse event')")
+    first.page.wait_for_load_state()
+    first.snap("adverse-event")
+    assert AdverseEvent.objects.get().dosing_session.visit == booked_dosing_site_a
+    first.goto(url)
     first.page.fill("#id_sign_password", PASSWORD)
     first.page.click("button:has-text('Sign the log')")
     first.page.wait_for_load_state()

@@ -99,6 +99,8 @@ def adverse_event_report(request: HttpRequest, study_id: str) -> HttpResponse:
         request.POST or None,
         time_zone=participant.site.time_zone,
         sessions=_sessions(participant),
+        # Reported from a dosing session's page: linked to it unless changed.
+        initial={"dosing_session": request.GET.get("dosing_session")},
     )
     if request.method == "POST" and form.is_valid():
         try:
