@@ -17,7 +17,10 @@ from trials.services.schedule import today_at
 SITE_TEAM = (Role.COORDINATOR, Role.INVESTIGATOR)
 
 
-def _participant(request: HttpRequest, study_id: str, roles: tuple[Role, ...]) -> Participant:
+def participant_for_action(
+    request: HttpRequest, study_id: str, roles: tuple[Role, ...]
+) -> Participant:
+    """The participant, if visible (404 otherwise) and the user holds one of the roles (403)."""
     participant = get_object_or_404(
         Participant.objects.visible_to(request.user).select_related("trial", "site"),
         study_id=study_id,
@@ -28,14 +31,15 @@ def _participant(request: HttpRequest, study_id: str, roles: tuple[Role, ...]) -
     return participant
 
 
-def _done(request: HttpRequest, participant: Participant, message: str) -> HttpResponse:
+def saved_and_back(request: HttpRequest, participant: Participant, message: str) -> HttpResponse:
+    """Confirm what was saved and return to the participant's page."""
     messages.success(request, message)
     return redirect("participant_detail", study_id=participant.study_id)
 
 
 @login_required
 def consent_record(request: HttpRequest, study_id: str) -> HttpResponse:
-    participant = _participant(request, study_id, SITE_TEAM)
+    participant = participant_for_action(request, study_id, SITE_TEAM)
     form_version = ConsentFormVersion.objects.current_for(
         participant.trial, on=today_at(participant.site.time_zone)
     )
@@ -69,7 +73,9 @@ def consent_record(request: HttpRequest, study_id: str) -> HttpResponse:
             except ValidationError as error:
                 add_errors(form, error)
             else:
-                return _done(request, participant, f"Consent to {form_version.label} recorded.")
+                return saved_and_back(
+                    request, participant, f"Consent to {form_version.label} recorded."
+                )
     return render(
         request,
         "trials/consent_form.html",
@@ -80,18 +86,20 @@ def consent_record(request: HttpRequest, study_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def participant_randomize(request: HttpRequest, study_id: str) -> HttpResponse:
-    participant = _participant(request, study_id, SITE_TEAM)
+    participant = participant_for_action(request, study_id, SITE_TEAM)
     try:
         slot = services.participant_randomize(participant=participant, by=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("participant_detail", study_id=study_id)
-    return _done(request, participant, f"Randomized: kit {slot.kit_code}. Visits scheduled.")
+    return saved_and_back(
+        request, participant, f"Randomized: kit {slot.kit_code}. Visits scheduled."
+    )
 
 
 @login_required
 def participant_unblind(request: HttpRequest, study_id: str) -> HttpResponse:
-    participant = _participant(request, study_id, (Role.INVESTIGATOR,))
+    participant = participant_for_action(request, study_id, (Role.INVESTIGATOR,))
     form = UnblindForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -101,13 +109,13 @@ def participant_unblind(request: HttpRequest, study_id: str) -> HttpResponse:
         except ValidationError as error:
             add_errors(form, error)
         else:
-            return _done(request, participant, "Unblinded. The sponsor has been notified.")
+            return saved_and_back(request, participant, "Unblinded. The sponsor has been notified.")
     return render(request, "trials/unblind_form.html", {"participant": participant, "form": form})
 
 
 @login_required
 def visit_book(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
-    participant = _participant(request, study_id, SITE_TEAM)
+    participant = participant_for_action(request, study_id, SITE_TEAM)
     visit = get_object_or_404(Visit.objects.filter(participant=participant), event_code=event_code)
     facilitators = (
         Facilitator.objects.filter(
@@ -131,7 +139,7 @@ def visit_book(request: HttpRequest, study_id: str, event_code: str) -> HttpResp
         except ValidationError as error:
             add_errors(form, error)
         else:
-            return _done(request, participant, f"{visit.label} booked.")
+            return saved_and_back(request, participant, f"{visit.label} booked.")
     return render(
         request,
         "trials/visit_form.html",
@@ -141,7 +149,7 @@ def visit_book(request: HttpRequest, study_id: str, event_code: str) -> HttpResp
 
 @login_required
 def participant_exit(request: HttpRequest, study_id: str) -> HttpResponse:
-    participant = _participant(request, study_id, SITE_TEAM)
+    participant = participant_for_action(request, study_id, SITE_TEAM)
     form = ExitForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -149,5 +157,5 @@ def participant_exit(request: HttpRequest, study_id: str) -> HttpResponse:
         except ValidationError as error:
             add_errors(form, error)
         else:
-            return _done(request, participant, "Recorded. All data entered are kept.")
+            return saved_and_back(request, participant, "Recorded. All data entered are kept.")
     return render(request, "trials/exit_form.html", {"participant": participant, "form": form})

@@ -21,7 +21,7 @@ from trials.models import AdverseEvent, DosingSession, Participant, Role, Visit
 from trials.permissions import require_site_role, roles_at
 from trials.safety_overview import Instrument, event_instruments
 from trials.services.safety import AE_FIELDS
-from trials.views.enrollment import _done, _participant
+from trials.views.enrollment import participant_for_action, saved_and_back
 
 # Who records safety data; only investigators review adverse events.
 RECORDERS = (Role.COORDINATOR, Role.FACILITATOR, Role.INVESTIGATOR)
@@ -43,7 +43,7 @@ def _visit(participant: Participant, event_code: str) -> tuple[Visit, list[Instr
 
 @login_required
 def assessment_record(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
-    participant = _participant(request, study_id, RECORDERS)
+    participant = participant_for_action(request, study_id, RECORDERS)
     visit, instruments = _visit(participant, event_code)
     form = AssessmentForm(
         request.POST or None, instruments=instruments, time_zone=participant.site.time_zone
@@ -54,7 +54,9 @@ def assessment_record(request: HttpRequest, study_id: str, event_code: str) -> H
         except ValidationError as error:
             add_errors(form, error)
         else:
-            return _done(request, participant, f"{form.cleaned_data['instrument']} recorded.")
+            return saved_and_back(
+                request, participant, f"{form.cleaned_data['instrument']} recorded."
+            )
     recorded = visit.assessments.order_by("instrument")
     context = {"participant": participant, "visit": visit, "form": form, "recorded": recorded}
     return render(request, "trials/assessment_form.html", context)
@@ -62,7 +64,7 @@ def assessment_record(request: HttpRequest, study_id: str, event_code: str) -> H
 
 @login_required
 def risk_screen_record(request: HttpRequest, study_id: str) -> HttpResponse:
-    participant = _participant(request, study_id, RECORDERS)
+    participant = participant_for_action(request, study_id, RECORDERS)
     form = RiskScreenForm(
         request.POST or None,
         visits=participant.visits.exclude(status=Visit.Status.AWAITING_DOSING),
@@ -82,7 +84,7 @@ def risk_screen_record(request: HttpRequest, study_id: str) -> HttpResponse:
         else:
             if screen.active_ideation:
                 messages.warning(request, ACTIVE_IDEATION_MESSAGE)
-            return _done(request, participant, "C-SSRS screen recorded.")
+            return saved_and_back(request, participant, "C-SSRS screen recorded.")
     return render(
         request, "trials/risk_screen_form.html", {"participant": participant, "form": form}
     )
@@ -94,7 +96,7 @@ def _sessions(participant: Participant) -> QuerySet[DosingSession]:
 
 @login_required
 def adverse_event_report(request: HttpRequest, study_id: str) -> HttpResponse:
-    participant = _participant(request, study_id, RECORDERS)
+    participant = participant_for_action(request, study_id, RECORDERS)
     form = AdverseEventForm(
         request.POST or None,
         time_zone=participant.site.time_zone,
