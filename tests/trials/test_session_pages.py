@@ -1,5 +1,8 @@
 """The dosing session log and therapy session pages through HTTP."""
 
+import datetime
+import zoneinfo
+
 import pytest
 from django.urls import reverse
 
@@ -7,6 +10,15 @@ from tests.factories import PASSWORD
 from tests.trials.test_sessions import CHECKLIST, RELEASE
 from trials.models import DosingSession, SessionSignature, TherapySession, Visit
 from trials.services import dosing_session_start
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+
+
+def _ago(hours: float) -> str:
+    """A time just past at the London site, as its form fields take it."""
+    moment = datetime.datetime.now(LONDON) - datetime.timedelta(hours=hours)
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
 
 OUTSIDERS = ["coordinator_site_b", "investigator_site_b", "sponsor_user", "coordinator_other_trial"]
 
@@ -63,7 +75,6 @@ def test_checklist_then_dose_then_release_then_both_sign(client_of, session, dos
     first = client_of(dosing_team_site_a[0].user)
     url = _url(session.participant)
     assert first.post(url, {"action": "predose", **_form(CHECKLIST)}).status_code == 302
-    day = session.visit.target_date.isoformat()
     kit = session.participant.allocation.kit_code
     response = first.post(
         url,
@@ -72,16 +83,16 @@ def test_checklist_then_dose_then_release_then_both_sign(client_of, session, dos
             "kit_code": kit,
             "lot_number": "L-7",
             "route": "oral",
-            "dosed_at": f"{day}T09:30",
+            "dosed_at": _ago(4),
         },
     )
     assert response.status_code == 302
-    for time, bp in (("10:00", (142, 91)), ("11:00", (151, 96))):
+    for time, bp in ((_ago(3), (142, 91)), (_ago(2), (151, 96))):
         first.post(
             url,
             {
                 "action": "vital",
-                "measured_at": f"{day}T{time}",
+                "measured_at": time,
                 "systolic": bp[0],
                 "diastolic": bp[1],
                 "heart_rate": 98,
@@ -93,7 +104,7 @@ def test_checklist_then_dose_then_release_then_both_sign(client_of, session, dos
         {
             "action": "day",
             **_form(RELEASE),
-            "ended_at": f"{day}T17:00",
+            "ended_at": _ago(0.5),
             "notes": "Tearful at T+2h; settled with music.",
         },
     )
@@ -109,7 +120,6 @@ def test_checklist_then_dose_then_release_then_both_sign(client_of, session, dos
 def test_wrong_kit_is_a_field_error_that_reveals_no_arm(facilitator_client, session):
     url = _url(session.participant)
     facilitator_client.post(url, {"action": "predose", **_form(CHECKLIST)})
-    day = session.visit.target_date.isoformat()
     response = facilitator_client.post(
         url,
         {
@@ -117,7 +127,7 @@ def test_wrong_kit_is_a_field_error_that_reveals_no_arm(facilitator_client, sess
             "kit_code": "K-ZZZZZZZZ",
             "lot_number": "L-7",
             "route": "oral",
-            "dosed_at": f"{day}T09:30",
+            "dosed_at": _ago(4),
         },
     )
     assert response.context["forms"]["dose"].errors["kit_code"] == [

@@ -46,6 +46,11 @@ def _visit(participant, code):
     return Visit.objects.get(participant=participant, event_code=code)
 
 
+# Doses are logged as they are given: a time just past.
+DOSED_AT = timezone.now() - datetime.timedelta(hours=3)
+DOSE_DAY = DOSED_AT.astimezone(LONDON).date()
+
+
 def _at(day, hour, minute=0):
     return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=LONDON)
 
@@ -76,7 +81,7 @@ def _dose(session, by, kit=None):
         kit_code=kit,
         lot_number="LOT-2291",
         route="oral",
-        dosed_at=_at(session.visit.target_date, 9, 30),
+        dosed_at=DOSED_AT,
         by=by,
     )
 
@@ -94,7 +99,7 @@ def test_a_dose_given_starts_treatment_and_schedules_what_follows_from_t0(
     session, facilitator_a1, randomized_site_a
 ):
     _dose(_ready(session, facilitator_a1), facilitator_a1)
-    dose_day = session.visit.target_date
+    dose_day = DOSE_DAY
     assert Participant.objects.get(pk=randomized_site_a.pk).status == "in_treatment"
     assert _visit(randomized_site_a, "DOSE1").status == "completed"
     next_day = _visit(randomized_site_a, "INT1A")
@@ -212,7 +217,7 @@ def test_vitals_rows_are_validated(session, facilitator_a1):
 def _complete(session, by):
     _dose(_ready(session, by), by)
     return dosing_session_update(
-        session=session, by=by, values={**RELEASE, "ended_at": _at(session.visit.target_date, 17)}
+        session=session, by=by, values={**RELEASE, "ended_at": timezone.now()}
     )
 
 
@@ -331,3 +336,28 @@ def test_preparation_attended_and_missed(randomized_site_a, coordinator_site_a, 
         values={"attended": False, "missed_reason": "Train strike"},
     )
     assert _visit(randomized_site_a, "PREP2").status == "missed"
+
+
+@pytest.mark.parametrize("field", ["dosed_at", "measured_at", "ended_at"])
+def test_times_still_to_come_are_refused(session, facilitator_a1, field):
+    later = timezone.now() + datetime.timedelta(hours=2)
+    _ready(session, facilitator_a1)
+    with pytest.raises(ValidationError) as error:
+        if field == "dosed_at":
+            dosing_session_give_dose(
+                session=session,
+                kit_code="K-X",
+                lot_number="L",
+                route="oral",
+                dosed_at=later,
+                by=facilitator_a1,
+            )
+        elif field == "measured_at":
+            vital_sign_add(
+                session=session,
+                by=facilitator_a1,
+                values={"measured_at": later, "systolic": 120, "diastolic": 80, "heart_rate": 70},
+            )
+        else:
+            dosing_session_update(session=session, values={"ended_at": later}, by=facilitator_a1)
+    assert error.value.message_dict == {field: ["This time is in the future."]}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from trials.audit import audit_context, require_reason
 from trials.models import (
@@ -94,6 +95,12 @@ def dosing_session_start(*, visit: Visit, by: AbstractBaseUser) -> DosingSession
     return session
 
 
+def _not_in_future(field: str, moment: datetime.datetime | None) -> None:
+    # The log records what happened: a time still to come is a typing error.
+    if moment is not None and moment > timezone.now():
+        raise ValidationError({field: "This time is in the future."})
+
+
 def _signed(session: DosingSession) -> bool:
     return SessionSignature.objects.filter(
         dosing_session=session, revision=session.revision
@@ -141,6 +148,7 @@ def dosing_session_update(
     unknown = set(values) - set(LOG_FIELDS)
     if unknown:
         raise ValidationError({name: "Not part of the session log." for name in sorted(unknown)})
+    _not_in_future("ended_at", values.get("ended_at"))
     with transaction.atomic():
         session = _lock(session)
         reason = _revise(session, values, reason)
@@ -225,6 +233,7 @@ def dosing_session_give_dose(
     by: AbstractBaseUser,
 ) -> DosingSession:
     """Record the dose (T0). The kit must be the participant's own: the arm is never shown."""
+    _not_in_future("dosed_at", dosed_at)
     with transaction.atomic():
         session = _lock(session)
         if session.status != DosingSession.Status.IN_PROGRESS:
@@ -271,6 +280,7 @@ def dosing_session_supplement(
     *, session: DosingSession, dosed_at: datetime.datetime, lot_number: str, by: AbstractBaseUser
 ) -> DosingSession:
     """Record the optional supplemental dose where the protocol's arms have one."""
+    _not_in_future("supplement_at", dosed_at)
     with transaction.atomic():
         session = _lock(session)
         arm = AllocationSlot.objects.select_related("arm").get(participant=session.participant).arm
@@ -305,6 +315,7 @@ def vital_sign_add(
     *, session: DosingSession, values: dict[str, Any], by: AbstractBaseUser, reason: str = ""
 ) -> VitalSign:
     """Add a row to the vitals grid; after signing it needs a reason and new signatures."""
+    _not_in_future("measured_at", values.get("measured_at"))
     with transaction.atomic():
         session = _lock(session)
         if session.status == DosingSession.Status.NOT_GIVEN:
