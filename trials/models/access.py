@@ -148,6 +148,19 @@ class FacilitatorQuerySet(models.QuerySet["Facilitator"]):
         facilitates = Membership.objects.filter(user=OuterRef("user"), role=Role.FACILITATOR)
         return self.filter(Q(user=user) | Exists(facilitates.filter(Exists(reader))))
 
+    def at_site(self, *, trial_id: int, site_id: int) -> FacilitatorQuerySet:
+        """Facilitators holding a facilitator membership at this trial site."""
+        return self.filter(
+            Exists(
+                Membership.objects.filter(
+                    user=OuterRef("user"),
+                    trial_id=trial_id,
+                    site_id=site_id,
+                    role=Role.FACILITATOR,
+                )
+            )
+        ).select_related("user")
+
 
 # The calendar token is a secret: it stays out of the audit history.
 @pghistory.track(exclude=["calendar_token"])

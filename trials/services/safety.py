@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from trials.audit import audit_context, require_reason
 from trials.models import (
+    SERIOUSNESS_FIELDS,
     AdverseEvent,
     Assessment,
     DosingSession,
@@ -37,12 +38,7 @@ AE_FIELDS = (
     "onset_at",
     "ended_at",
     "severity",
-    "results_in_death",
-    "life_threatening",
-    "hospitalization",
-    "disability",
-    "congenital_anomaly",
-    "other_important_event",
+    *SERIOUSNESS_FIELDS,
     "relatedness",
     "action_taken",
     "outcome",

@@ -117,14 +117,8 @@ def participant_unblind(request: HttpRequest, study_id: str) -> HttpResponse:
 def visit_book(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
     participant = participant_for_action(request, study_id, SITE_TEAM)
     visit = get_object_or_404(Visit.objects.filter(participant=participant), event_code=event_code)
-    facilitators = (
-        Facilitator.objects.filter(
-            user__memberships__trial=participant.trial,
-            user__memberships__site=participant.site,
-            user__memberships__role=Role.FACILITATOR,
-        )
-        .select_related("user")
-        .distinct()
+    facilitators = Facilitator.objects.at_site(
+        trial_id=participant.trial_id, site_id=participant.site_id
     )
     initial = {"room": visit.room, "facilitators": list(visit.facilitators.all())}
     form = VisitBookForm(

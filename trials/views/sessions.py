@@ -195,14 +195,8 @@ def _dosing_context(request, visit, session, forms) -> dict:  # type: ignore[no-
 def therapy_session(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
     visit = _visit(request, study_id, event_code)
     participant = visit.participant
-    facilitators = (
-        Facilitator.objects.filter(
-            user__memberships__trial=participant.trial,
-            user__memberships__site=participant.site,
-            user__memberships__role=Role.FACILITATOR,
-        )
-        .select_related("user")
-        .distinct()
+    facilitators = Facilitator.objects.at_site(
+        trial_id=participant.trial_id, site_id=participant.site_id
     )
     logged = TherapySession.objects.filter(visit=visit).select_related("facilitator__user").first()
     form = TherapySessionForm(
