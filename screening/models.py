@@ -11,7 +11,7 @@ from django.db import connection, models
 from django.db.models import Q
 
 from screening import rules
-from trials.models import Participant, ProtocolVersion, Signature, protect_deletes
+from trials.models import Participant, ProtocolVersion, Signature, protect_deletes, touch_updated_at
 
 if TYPE_CHECKING:
     from trials.models import AnyUser, TrialSite
@@ -93,7 +93,9 @@ class Screening(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScreeningQuerySet.as_manager()
@@ -114,7 +116,7 @@ class Screening(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["result"], name="screening_result_idx")]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return f"Screening of {self.participant.study_id}"

@@ -8,6 +8,7 @@ from trials.models.access import (
     TRIAL_WIDE_ROLES,
     AuditedUser,
     Credential,
+    ExportProfile,
     Facilitator,
     Membership,
     Role,
@@ -26,6 +27,17 @@ from trials.models.enrollment import (
     StudyExit,
     Unblinding,
     needs_reconsent,
+)
+from trials.models.exports import ExportJob, ExportJobStatus, ExportRequest
+from trials.models.notifications import (
+    REMINDER_KINDS,
+    SAFETY_KINDS,
+    Audience,
+    Delivery,
+    DeliveryOutcome,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
 )
 from trials.models.participants import (
     PARTICIPANT_TRANSITIONS,
@@ -49,9 +61,21 @@ from trials.models.sessions import (
     VitalSign,
 )
 from trials.models.trials import TRIAL_CODE_PATTERN, Arm, ProtocolVersion, Trial, TrialSite
-from trials.models.triggers import protect_deletes
+from trials.models.triggers import protect_deletes, touch_updated_at
 
 __all__ = [
+    "REMINDER_KINDS",
+    "SAFETY_KINDS",
+    "Audience",
+    "Delivery",
+    "DeliveryOutcome",
+    "ExportJob",
+    "ExportJobStatus",
+    "ExportProfile",
+    "ExportRequest",
+    "Notification",
+    "NotificationKind",
+    "NotificationStatus",
     "SERIOUSNESS_FIELDS",
     "AdverseEvent",
     "Assessment",
@@ -99,4 +123,5 @@ __all__ = [
     "Trial",
     "TrialSite",
     "protect_deletes",
+    "touch_updated_at",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 from typing import TYPE_CHECKING
 
@@ -38,14 +39,44 @@ IDENTITY_ROLES = (Role.COORDINATOR, Role.FACILITATOR, Role.INVESTIGATOR)
 TRIAL_WIDE_ROLES = (Role.MONITOR, Role.SPONSOR)
 
 
-@pghistory.track()
+class ExportProfile(models.TextChoices):
+    SAFE_HARBOR = "safe_harbor", "Safe Harbor: every date reduced to its year"
+    LIMITED = "limited", "Limited data set: dates kept (under a data use agreement)"
+
+
+def new_pseudonym_secret() -> str:
+    return secrets.token_hex(32)
+
+
+@pghistory.track(exclude=["pseudonym_secret"])
 class Sponsor(models.Model):
+    ExportProfile = ExportProfile
+
     name = models.CharField(max_length=200, unique=True)
     safety_contact_email = models.EmailField(blank=True)
+    export_profile = models.CharField(
+        max_length=12,
+        choices=ExportProfile.choices,
+        default=ExportProfile.SAFE_HARBOR,
+        help_text="How much of each date the sponsor's exports carry.",
+    )
+    pseudonym_secret = models.CharField(
+        max_length=64,
+        default=new_pseudonym_secret,
+        editable=False,
+        help_text="Keys the sponsor's participant pseudonyms; never shown or exported.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(export_profile__in=ExportProfile.values),
+                name="sponsor_export_profile_valid",
+                violation_error_message="Unknown export profile.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -12,7 +12,7 @@ from django.db.models import Exists, ExpressionWrapper, OuterRef, Q, Subquery
 
 from trials.models.participants import Participant, Signature
 from trials.models.trials import Arm, Trial
-from trials.models.triggers import protect_deletes
+from trials.models.triggers import protect_deletes, touch_updated_at
 
 if TYPE_CHECKING:
     from trials.models.access import AnyUser
@@ -87,6 +87,10 @@ class Consent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
+
     class Meta:
         ordering = ["participant", "-consented_at"]
         constraints = [
@@ -101,7 +105,7 @@ class Consent(models.Model):
                 violation_error_message="Consent needs the participant's confirmation.",
             ),
         ]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return f"{self.participant} consented to {self.form_version.label}"
@@ -177,6 +181,9 @@ class AllocationSlot(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
     objects = AllocationSlotQuerySet.as_manager()
 
     class Meta:
@@ -201,7 +208,7 @@ class AllocationSlot(models.Model):
                 name="allocation_slot_free_idx",
             )
         ]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return self.kit_code
@@ -264,6 +271,10 @@ class StudyExit(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
+
     class Meta:
         constraints = [
             models.CheckConstraint(
@@ -277,7 +288,7 @@ class StudyExit(models.Model):
                 violation_error_message="Explain an 'other' reason in the details.",
             ),
         ]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return f"{self.participant}: {self.get_kind_display()} ({self.get_reason_display()})"

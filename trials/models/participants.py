@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from trials.models.access import CLINICAL_ROLES, IDENTITY_ROLES, Membership, Role, Site
 from trials.models.trials import Trial, TrialSite
-from trials.models.triggers import protect_deletes
+from trials.models.triggers import protect_deletes, touch_updated_at
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -92,6 +92,9 @@ class Participant(models.Model):
         default=dict, blank=True, help_text="The screening data the investigator signed."
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
     objects = ParticipantQuerySet.as_manager()
 
     class Meta:
@@ -109,7 +112,7 @@ class Participant(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["trial", "site", "status"], name="participant_scope_idx")]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return self.study_id

@@ -10,7 +10,7 @@ from django.db.models import Q
 from trials.models.participants import Participant, Signature
 from trials.models.schedule import Visit
 from trials.models.sessions import DosingSession
-from trials.models.triggers import protect_deletes
+from trials.models.triggers import protect_deletes, touch_updated_at
 
 
 @pghistory.track()
@@ -28,6 +28,10 @@ class Assessment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
+
     class Meta:
         ordering = ["participant", "assessed_at"]
         constraints = [
@@ -37,7 +41,7 @@ class Assessment(models.Model):
                 violation_error_message="This instrument is already recorded at this visit.",
             )
         ]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return f"{self.instrument} {self.score} ({self.participant})"
@@ -74,9 +78,13 @@ class SuicideRiskScreen(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
+
     class Meta:
         ordering = ["participant", "assessed_at"]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return f"C-SSRS {self.participant} {self.assessed_at:%Y-%m-%d}"
@@ -202,6 +210,9 @@ class AdverseEvent(models.Model):
         Signature, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
     objects = AdverseEventQuerySet.as_manager()
 
     class Meta:
@@ -219,7 +230,7 @@ class AdverseEvent(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["participant", "onset_at"], name="adverse_event_idx")]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return f"{self.term} ({self.participant})"

@@ -113,7 +113,12 @@ class Visit(models.Model):
                 violation_error_message="A booked visit has a date and time.",
             ),
         ]
-        indexes = [models.Index(fields=["status", "window_start"], name="visit_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "window_start"], name="visit_due_idx"),
+            # The reminder planner (booked, starting soon) and the missed sweep (window closed).
+            models.Index(fields=["status", "starts_at"], name="visit_booked_idx"),
+            models.Index(fields=["status", "window_end"], name="visit_window_end_idx"),
+        ]
         triggers = [protect_deletes()]
 
     def __str__(self) -> str:

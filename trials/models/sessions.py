@@ -11,7 +11,7 @@ from django.db.models import Q
 from trials.models.access import Facilitator
 from trials.models.participants import Participant, Signature
 from trials.models.schedule import Visit
-from trials.models.triggers import protect_deletes
+from trials.models.triggers import protect_deletes, touch_updated_at
 
 
 class SessionStatus(models.TextChoices):
@@ -96,6 +96,9 @@ class DosingSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
     objects = DosingSessionQuerySet.as_manager()
 
     class Meta:
@@ -123,7 +126,7 @@ class DosingSession(models.Model):
                 violation_error_message="The session ends after the dose.",
             ),
         ]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return f"Dosing session {self.visit}"
@@ -158,6 +161,10 @@ class VitalSign(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
+
     class Meta:
         ordering = ["dosing_session", "measured_at"]
         constraints = [
@@ -167,6 +174,7 @@ class VitalSign(models.Model):
                 violation_error_message="Systolic pressure is above diastolic.",
             )
         ]
+        triggers = [touch_updated_at()]
 
     def __str__(self) -> str:
         return f"{self.systolic}/{self.diastolic} {self.heart_rate} bpm at {self.measured_at:%H:%M}"
@@ -223,6 +231,9 @@ class TherapySession(models.Model):
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
+    updated_at = models.DateTimeField(
+        auto_now=True, db_index=True, help_text="Set by the database on every write."
+    )
     objects = TherapySessionQuerySet.as_manager()
 
     class Meta:
@@ -239,7 +250,7 @@ class TherapySession(models.Model):
                 violation_error_message="A missed session records why.",
             ),
         ]
-        triggers = [protect_deletes()]
+        triggers = [protect_deletes(), touch_updated_at()]
 
     def __str__(self) -> str:
         return f"{self.visit} ({'attended' if self.attended else 'missed'})"
