@@ -139,3 +139,118 @@ def protocol_amendment():
         return load_document(document, f"amended-{filename}.json")
 
     return amend
+
+
+# --- sponsor exports -------------------------------------------------------------------------
+
+# Identifying text planted in every record that can hold it: no export may ever carry it.
+PLANTED = {
+    "given_name": "Zebulon",
+    "family_name": "Quaternion-Smythe",
+    "email": "zebulon.qs@planted.example",
+    "phone": "+44 20 7946 0999",
+    "address": "99 Planted Lane, Wapping",
+    "date_of_birth": "1931-02-28",
+    "note": "PLANTED-NOTE-Z9Q",
+}
+
+
+@pytest.fixture
+def export_data(randomized_site_a, coordinator_site_a, dosing_team_site_a):
+    """One randomized participant (born 1931: 90+) with a record of every exported kind,
+    each free-text field holding planted identifying text."""
+    import datetime
+
+    from django.utils import timezone
+
+    from trials.models import (
+        AdverseEvent,
+        Assessment,
+        DosingSession,
+        ParticipantContact,
+        StudyExit,
+        TherapySession,
+        Visit,
+        VitalSign,
+    )
+
+    participant = randomized_site_a
+    note = PLANTED["note"]
+    ParticipantContact.objects.filter(participant=participant).update(
+        given_name=PLANTED["given_name"],
+        family_name=PLANTED["family_name"],
+        email=PLANTED["email"],
+        phone=PLANTED["phone"],
+        address=PLANTED["address"],
+        date_of_birth=datetime.date.fromisoformat(PLANTED["date_of_birth"]),
+    )
+    visits = {v.event_code: v for v in Visit.objects.filter(participant=participant)}
+    dosed = datetime.datetime(2026, 3, 2, 9, 30, 15, tzinfo=datetime.UTC)
+    session = DosingSession.objects.create(
+        visit=visits["DOSE1"],
+        participant=participant,
+        status="given",
+        kit_code="KIT-PLANTED",
+        lot_number="LOT-1",
+        dosed_at=dosed,
+        ended_at=dosed + datetime.timedelta(hours=7),
+        interventions=note,
+        rescue_medication=note,
+        not_given_reason=note,
+        notes=note,
+        started_by=coordinator_site_a,
+    )
+    for minutes in (0, 30, 60):
+        VitalSign.objects.create(
+            dosing_session=session,
+            participant=participant,
+            measured_at=dosed + datetime.timedelta(minutes=minutes, microseconds=minutes),
+            systolic=120,
+            diastolic=80,
+            heart_rate=70,
+            temperature="36.6",
+            recorded_by=coordinator_site_a,
+        )
+    for code, attended in (("INT1A", True), ("INT1B", False), ("PREP1", True)):
+        TherapySession.objects.create(
+            visit=visits[code],
+            participant=participant,
+            attended=attended,
+            started_at=dosed + datetime.timedelta(days=1) if attended else None,
+            duration_minutes=60 if attended else None,
+            facilitator=dosing_team_site_a[0] if attended else None,
+            participant_state=note,
+            themes=note,
+            plan=note,
+            missed_reason="" if attended else note,
+            recorded_by=coordinator_site_a,
+        )
+    Assessment.objects.create(
+        participant=participant,
+        visit=visits["W3"],
+        instrument="MADRS",
+        score="21.50",
+        assessed_at=dosed + datetime.timedelta(days=21),
+        recorded_by=coordinator_site_a,
+    )
+    AdverseEvent.objects.create(
+        participant=participant,
+        dosing_session=session,
+        term="Headache",
+        onset_at=dosed + datetime.timedelta(hours=2),
+        severity="mild",
+        relatedness="possible",
+        action_taken="none",
+        outcome="recovered",
+        description=note,
+        reported_by=coordinator_site_a,
+    )
+    StudyExit.objects.create(
+        participant=participant,
+        kind="withdrawn",
+        reason="other",
+        details=note,
+        exited_on=timezone.now().date(),
+        recorded_by=coordinator_site_a,
+    )
+    return participant
