@@ -1,0 +1,1 @@
+"""The sponsor API, version 1: read-only, pseudonymized exports (see trials/exports.py)."""
