@@ -3,6 +3,7 @@
 from django.urls import path
 
 from screening import api as screening_api
+from trials.api import odm as odm_api
 
 app_name = "api"
 
@@ -12,4 +13,5 @@ urlpatterns = [
         screening_api.trial_eligibility,
         name="trial_eligibility",
     ),
+    path("trials/<str:code>/odm", odm_api.trial_odm, name="trial_odm"),
 ]
