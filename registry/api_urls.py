@@ -3,6 +3,7 @@
 from django.urls import path
 
 from screening import api as screening_api
+from trials.api import fhir as fhir_api
 from trials.api import odm as odm_api
 
 app_name = "api"
@@ -14,4 +15,5 @@ urlpatterns = [
         name="trial_eligibility",
     ),
     path("trials/<str:code>/odm", odm_api.trial_odm, name="trial_odm"),
+    path("trials/<str:code>/fhir", fhir_api.trial_fhir, name="trial_fhir"),
 ]
