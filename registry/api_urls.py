@@ -3,6 +3,7 @@
 from django.urls import path
 
 from screening import api as screening_api
+from trials.api import jobs as jobs_api
 from trials.api import fhir as fhir_api
 from trials.api import odm as odm_api
 
@@ -16,4 +17,15 @@ urlpatterns = [
     ),
     path("trials/<str:code>/odm", odm_api.trial_odm, name="trial_odm"),
     path("trials/<str:code>/fhir", fhir_api.trial_fhir, name="trial_fhir"),
+    path("trials/<str:code>/exports", jobs_api.trial_export_jobs, name="trial_export_jobs"),
+    path(
+        "trials/<str:code>/exports/<uuid:job_id>",
+        jobs_api.trial_export_job,
+        name="trial_export_job",
+    ),
+    path(
+        "trials/<str:code>/exports/<uuid:job_id>/file",
+        jobs_api.trial_export_job_file,
+        name="trial_export_job_file",
+    ),
 ]

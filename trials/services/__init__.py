@@ -9,6 +9,11 @@ from trials.services.enrollment import (
     participant_randomize,
     participant_unblind,
 )
+from trials.services.export_jobs import (
+    export_job_create,
+    export_job_run,
+    export_jobs_resume,
+)
 from trials.services.participants import (
     CONTACT_FIELDS,
     allowed_transitions,
@@ -41,6 +46,9 @@ from trials.services.sessions import (
 )
 
 __all__ = [
+    "export_job_create",
+    "export_job_run",
+    "export_jobs_resume",
     "adverse_event_report",
     "adverse_event_review",
     "adverse_event_update",

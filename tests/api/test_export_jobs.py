@@ -1,0 +1,273 @@
+"""Background export jobs: POST /api/v1/trials/<code>/exports, its status, its file."""
+
+import datetime
+import json
+import logging
+
+import pytest
+from celery import current_app
+from django.utils import timezone
+
+from tests.api import test_odm
+from trials import exports
+from trials.api import jobs
+from trials.models import ExportJob
+from trials.services import export_jobs
+
+URL = "/api/v1/trials/COMP360-TRD-P3/exports"
+clinical_data = test_odm.clinical_data
+
+
+@pytest.fixture(autouse=True)
+def export_root(settings, tmp_path):
+    settings.EXPORT_ROOT = tmp_path / "exports"
+    return settings.EXPORT_ROOT
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The task messages sent, instead of reaching the broker."""
+    messages = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args: messages.append((name, args)))
+    return messages
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    def refuse(name, args):
+        raise ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(current_app, "send_task", refuse)
+
+
+def post_job(client, body):
+    return client.post(URL, json.dumps(body), content_type="application/json")
+
+
+def expected_ndjson(sponsor, trial, resource="vitals") -> bytes:
+    stream = exports.export_stream(
+        sponsor=sponsor, trial=trial, resource=resource, fmt="ndjson", params={}
+    )
+    return b"".join(stream)
+
+
+def test_a_job_is_queued_after_commit(
+    sponsor_client, clinical_data, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"})
+
+    assert response.status_code == 202
+    job = ExportJob.objects.get()
+    assert response.json()["status"] == "queued"
+    assert response["Location"].endswith(f"/exports/{job.pk}")
+    assert len(callbacks) == 1
+    assert sent == [("trials.api.jobs.export_job_run", [str(job.pk)])]
+    assert (job.resource, job.format, job.params) == ("vitals", "ndjson", {})
+
+
+def test_the_job_keeps_the_listing_filters(sponsor_client, clinical_data, sent):
+    body = {
+        "resource": "adverse-events",
+        "format": "csv",
+        "site": "LON",
+        "date_from": "2026-01-01",
+        "date_to": "2026-12-31",
+        "updated_since": "2026-01-01T00:00:00Z",
+    }
+
+    response = post_job(sponsor_client, body)
+
+    assert response.status_code == 202
+    params = ExportJob.objects.get().params
+    assert params["site"] == "LON"
+    assert params["date_from"] == "2026-01-01" and params["date_to"] == "2026-12-31"
+    assert params["updated_since"].startswith("2026-01-01T00:00:00")
+
+
+def test_a_job_is_accepted_with_the_broker_down(
+    sponsor_client, clinical_data, broker_down, caplog, django_capture_on_commit_callbacks
+):
+    with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
+        response = post_job(sponsor_client, {"resource": "vitals", "format": "csv"})
+
+    assert response.status_code == 202
+    assert ExportJob.objects.get().status == "queued"
+    assert "will be resumed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"resource": "vitals", "format": "xlsx"}, {"format"}),
+        ({"resource": "contacts", "format": "csv"}, {"resource"}),
+        ({"format": "csv"}, {"resource"}),
+        ({"resource": "vitals", "format": "csv", "date_from": "yesterday"}, {"date_from"}),
+        (
+            {
+                "resource": "vitals",
+                "format": "csv",
+                "date_from": "2026-05-02",
+                "date_to": "2026-05-01",
+            },
+            {"date_to"},
+        ),
+        ({"resource": "vitals", "format": "csv", "site": "NOWHERE"}, {"site"}),
+        ({"resource": "vitals", "format": "csv", "updated_since": "soon"}, {"updated_since"}),
+        ({"resource": "nope", "format": "pdf", "site": "x y"}, {"resource", "format", "site"}),
+        ([1, 2], {"non_field_errors"}),
+    ],
+)
+def test_a_bad_job_request_is_400_by_field(sponsor_client, clinical_data, sent, body, fields):
+    response = post_job(sponsor_client, body)
+
+    assert response.status_code == 400
+    assert set(response.json()) == fields
+    assert not ExportJob.objects.exists() and sent == []
+
+
+def test_malformed_json_is_400(sponsor_client, clinical_data):
+    response = sponsor_client.post(URL, "{not json", content_type="application/json")
+
+    assert response.status_code == 400
+
+
+def test_a_job_writes_its_file_and_the_sponsor_downloads_it(
+    sponsor_client, clinical_data, sent, sponsor, trial, export_root
+):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
+
+    jobs.export_job_run(job_id)
+
+    status = sponsor_client.get(f"{URL}/{job_id}").json()
+    assert status["status"] == "done"
+    assert status["rows_written"] == status["rows_total"] == 2
+    assert status["file_url"].endswith(f"/exports/{job_id}/file")
+    download = sponsor_client.get(f"{URL}/{job_id}/file")
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/x-ndjson"
+    body = b"".join(download.streaming_content)
+    assert body == expected_ndjson(sponsor, trial)
+    assert [json.loads(line)["systolic"] for line in body.splitlines()] == [131, 142]
+    assert sorted(p.name for p in export_root.iterdir()) == [f"{job_id}.ndjson"]
+
+
+def test_a_csv_job_holds_no_identity(sponsor_client, clinical_data, sent):
+    job_id = post_job(sponsor_client, {"resource": "participants", "format": "csv"}).json()["id"]
+
+    jobs.export_job_run(job_id)
+
+    text = b"".join(sponsor_client.get(f"{URL}/{job_id}/file").streaming_content).decode()
+    assert len(text.splitlines()) == 3  # header and the two participants
+    leaked = {what: value for what, value in test_odm.PLANTED.items() if value in text}
+    assert leaked == {}
+
+
+def test_running_a_job_twice_leaves_one_correct_file(
+    sponsor_client, clinical_data, sent, sponsor, trial, export_root
+):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
+
+    jobs.export_job_run(job_id)
+    ExportJob.objects.filter(pk=job_id).update(status="running")  # as if redelivered
+    jobs.export_job_run(job_id)
+
+    assert [p.name for p in export_root.iterdir()] == [f"{job_id}.ndjson"]
+    assert (export_root / f"{job_id}.ndjson").read_bytes() == expected_ndjson(sponsor, trial)
+    assert ExportJob.objects.get(pk=job_id).status == "done"
+
+
+def test_a_run_after_a_crash_mid_way_replaces_the_partial_file(
+    sponsor_client, clinical_data, sent, sponsor, trial, export_root, monkeypatch
+):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
+    real_stream = exports.export_stream
+
+    def crashing(**kwargs):
+        real = real_stream(**kwargs)
+
+        def chunks(stream):
+            yield next(real)[:10]
+            raise OSError("worker lost")
+
+        return exports.ExportStream(chunks)
+
+    monkeypatch.setattr(exports, "export_stream", crashing)
+    with pytest.raises(OSError):
+        jobs.export_job_run(job_id)
+    assert ExportJob.objects.get(pk=job_id).status == "failed"
+    assert sponsor_client.get(f"{URL}/{job_id}/file").status_code == 404
+    monkeypatch.setattr(exports, "export_stream", real_stream)
+
+    jobs.export_job_run(job_id)
+
+    assert [p.name for p in export_root.iterdir()] == [f"{job_id}.ndjson"]
+    assert (export_root / f"{job_id}.ndjson").read_bytes() == expected_ndjson(sponsor, trial)
+
+
+def test_progress_is_written_while_the_job_runs(sponsor_client, clinical_data, sent, monkeypatch):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
+    monkeypatch.setattr(export_jobs, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(exports, "STREAM_BUFFER", 1)
+    seen = []
+    update = export_jobs.ExportJob.objects.filter
+
+    def spy(*args, **kwargs):
+        queryset = update(*args, **kwargs)
+        seen.append(ExportJob.objects.values_list("rows_written", "rows_total").get(pk=job_id))
+        return queryset
+
+    monkeypatch.setattr(export_jobs.ExportJob.objects, "filter", spy)
+
+    jobs.export_job_run(job_id)
+
+    assert (1, 2) in seen
+
+
+def test_a_queued_job_is_not_downloadable(sponsor_client, clinical_data, sent):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+
+    assert sponsor_client.get(f"{URL}/{job_id}").json()["file_url"] is None
+    assert sponsor_client.get(f"{URL}/{job_id}/file").status_code == 404
+
+
+def test_resume_sends_again_only_jobs_queued_too_long(sponsor_client, clinical_data, sent):
+    old = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+    fresh = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+    ExportJob.objects.filter(pk=old).update(
+        created_at=timezone.now() - datetime.timedelta(minutes=10)
+    )
+    sent.clear()
+
+    assert export_jobs.export_jobs_resume() == 1
+
+    assert sent == [("trials.api.jobs.export_job_run", [old])]
+    assert fresh not in str(sent)
+
+
+def test_another_sponsor_sees_no_job_and_no_file(
+    sponsor_client, other_sponsor_client, clinical_data, sent
+):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+    jobs.export_job_run(job_id)
+
+    assert other_sponsor_client.get(f"{URL}/{job_id}").status_code == 404
+    assert other_sponsor_client.get(f"{URL}/{job_id}/file").status_code == 404
+    own_trial = f"/api/v1/trials/USONA-MDD/exports/{job_id}"
+    assert other_sponsor_client.get(own_trial).status_code == 404
+    assert other_sponsor_client.get(f"{own_trial}/file").status_code == 404
+    assert (
+        post_job(other_sponsor_client, {"resource": "vitals", "format": "csv"}).status_code == 404
+    )
+
+
+def test_jobs_need_a_key(client, sponsor_client, clinical_data, sent):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+
+    assert post_job(client, {"resource": "vitals", "format": "csv"}).status_code == 401
+    assert client.get(f"{URL}/{job_id}").status_code == 401
+    assert client.get(f"{URL}/{job_id}/file").status_code == 401
+
+
+def test_an_unknown_job_is_404(sponsor_client, clinical_data):
+    assert sponsor_client.get(f"{URL}/7d1c6f4e-0000-4000-8000-000000000000").status_code == 404

@@ -1,0 +1,151 @@
+"""Background export jobs over the API: ask for one, follow its progress, download its file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from screening.api import JSONBodyParser
+from trials.api.odm import sponsor_trial_or_404
+from trials.models import ExportJob
+from trials.services import export_jobs
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3300, soft_time_limit=3000)
+def export_job_run(job_id: str) -> str:
+    """Write one export job's file (idempotent: a second run leaves one correct file)."""
+    return export_jobs.export_job_run(job_id=job_id).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def export_jobs_resume() -> int:
+    """Send again the jobs whose message was lost (for the beat schedule)."""
+    return export_jobs.export_jobs_resume()
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    file_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "id",
+            "url",
+            "resource",
+            "format",
+            "params",
+            "status",
+            "rows_written",
+            "rows_total",
+            "file_size",
+            "file_url",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def _path(self, job: ExportJob, name: str) -> str:
+        path = reverse(f"api:{name}", args=[job.trial.code, job.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_url(self, job: ExportJob) -> str:
+        return self._path(job, "trial_export_job")
+
+    def get_file_url(self, job: ExportJob) -> str | None:
+        return self._path(job, "trial_export_job_file") if job.status == "done" else None
+
+
+JOB_REQUEST = inline_serializer(
+    "ExportJobRequest",
+    {
+        "resource": serializers.CharField(help_text="A resource of the listing, e.g. vitals."),
+        "format": serializers.ChoiceField(choices=export_jobs.JOB_FORMATS),
+        "updated_since": serializers.DateTimeField(required=False),
+        "site": serializers.CharField(required=False, help_text="A site code, e.g. LON."),
+        "date_from": serializers.DateField(required=False),
+        "date_to": serializers.DateField(required=False),
+    },
+)
+
+
+@extend_schema(
+    summary="Start a background export job",
+    request=JOB_REQUEST,
+    responses={
+        202: ExportJobSerializer,
+        400: OpenApiResponse(description="Field errors, e.g. {'format': ['...']}."),
+        401: OpenApiResponse(description="No or bad API key."),
+        404: OpenApiResponse(description="No such trial for this sponsor."),
+    },
+    tags=["exports"],
+)
+@api_view(["POST"])
+@parser_classes([JSONBodyParser])
+def trial_export_jobs(request: Request, code: str) -> Response:
+    """POST /api/v1/trials/<code>/exports: 202 with the queued job."""
+    sponsor, trial = sponsor_trial_or_404(request, code)
+    job = export_jobs.export_job_create(
+        sponsor=sponsor,
+        api_key=getattr(request.user, "api_key", None),
+        trial=trial,
+        data=request.data,
+    )
+    body = ExportJobSerializer(job, context={"request": request}).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+def _job(request: Request, code: str, job_id: Any) -> ExportJob:
+    sponsor, trial = sponsor_trial_or_404(request, code)
+    jobs = ExportJob.objects.select_related("trial").filter(sponsor=sponsor, trial=trial)
+    return get_object_or_404(jobs, pk=job_id)
+
+
+@extend_schema(
+    summary="An export job's status and progress",
+    responses={200: ExportJobSerializer, 404: OpenApiResponse(description="No such job.")},
+    tags=["exports"],
+)
+@api_view(["GET"])
+def trial_export_job(request: Request, code: str, job_id: Any) -> Response:
+    """GET /api/v1/trials/<code>/exports/<uuid>."""
+    job = _job(request, code, job_id)
+    return Response(ExportJobSerializer(job, context={"request": request}).data)
+
+
+@extend_schema(
+    summary="Download a finished export job's file",
+    responses={
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The CSV file."),
+        (200, "application/x-ndjson"): OpenApiResponse(
+            OpenApiTypes.BINARY, description="The NDJSON file."
+        ),
+        404: OpenApiResponse(description="No such job, or its file is not ready."),
+    },
+    tags=["exports"],
+)
+@api_view(["GET"])
+def trial_export_job_file(request: Request, code: str, job_id: Any) -> FileResponse:
+    """GET /api/v1/trials/<code>/exports/<uuid>/file: streamed from disk."""
+    job = _job(request, code, job_id)
+    path = export_jobs.export_job_path(job)
+    if job.status != ExportJob.Status.DONE or not path.exists():
+        raise NotFound(f"The export is {job.get_status_display().lower()}, not ready to download.")
+    content_type = "text/csv" if job.format == "csv" else "application/x-ndjson"
+    name = f"{job.trial.code}-{job.resource}.{job.format}"
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=name, content_type=content_type
+    )
