@@ -3,8 +3,8 @@
 from django.urls import path
 
 from screening import api as screening_api
-from trials.api import jobs as jobs_api
 from trials.api import fhir as fhir_api
+from trials.api import jobs as jobs_api
 from trials.api import odm as odm_api
 
 app_name = "api"
