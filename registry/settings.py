@@ -84,16 +84,34 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The longest task: a background export of a whole trial (trials/api/jobs.py).
+EXPORT_TASK_TIME_LIMIT = 3600
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Above the longest task's hard limit, so a running task is never delivered twice.
-    "visibility_timeout": 3600,
+    "visibility_timeout": 2 * EXPORT_TASK_TIME_LIMIT,
     "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
     "max_retries": 1,
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Tests start a worker and beats with shorter periods; production keeps these.
+NOTIFICATION_SWEEP_SECONDS = env.float("NOTIFICATION_SWEEP_SECONDS", default=60.0)
+RECONCILE_SECONDS = env.float("RECONCILE_SECONDS", default=300.0)
+# The one beat schedule. Every task is idempotent: two beats at once duplicate nothing.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "send-due-notifications": {
+        "task": "trials.tasks.send_due_notifications",
+        "schedule": NOTIFICATION_SWEEP_SECONDS,
+    },
+    "reconcile": {"task": "trials.tasks.reconcile", "schedule": RECONCILE_SECONDS},
+    "mark-missed-visits": {"task": "trials.tasks.mark_missed_visits", "schedule": 900.0},
+    "alert-expiring-credentials": {
+        "task": "trials.tasks.alert_expiring_credentials",
+        "schedule": 3600.0,
+    },
+    "plan-daily-digests": {"task": "trials.tasks.plan_daily_digests", "schedule": 900.0},
+}
 
 # --- applications ---------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -107,6 +125,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "pgtrigger",
     "pghistory",
@@ -221,6 +241,14 @@ EXPORT_ROOT = env.path("EXPORT_ROOT", default=BASE_DIR / "var" / "exports")
 # --- e-mail ---------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Dyad <dyad@localhost>")
+# An SMTP server that does not answer fails the attempt (retried later); it never holds a worker.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# Tests swap in a recording backend for the worker they start; EMAIL_URL covers everything else.
+if env.str("EMAIL_BACKEND", default=""):
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND")
+NOTIFICATION_MESSAGE_DOMAIN = env.str("NOTIFICATION_MESSAGE_DOMAIN", default="dyad.invalid")
+# Links in e-mails point here.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- audit trail: database triggers, context stored on each event row, append-only ---------
 PGHISTORY_APPEND_ONLY = True
@@ -243,6 +271,19 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI schema of /api/v1/, and Swagger UI served from the project's own static files.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Dyad sponsor API",
+    "DESCRIPTION": "Read-only, pseudonymized exports of a sponsor's trials, and pre-screening.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

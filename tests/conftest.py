@@ -24,6 +24,17 @@ PROTOCOLS = Path(__file__).resolve().parents[1] / "trials" / "protocols"
 
 
 @pytest.fixture(autouse=True)
+def tasks_run_in_process():
+    """Unit tests run a task in-process when it is queued (after commit); the tests that need
+    a real worker and Redis (tests/workers.py) switch this off."""
+    from registry.celery import app
+
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = False, False
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Argon2 is deliberately slow; tests hash with MD5 unless they check the hasher itself."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -57,7 +57,9 @@ def test_coordinator_records_safety_data_and_investigator_signs_the_adverse_even
         "Active suicidal ideation"
     )
     expect(coordinator.page.locator("#safety [data-flag=active-ideation]")).to_be_visible()
-    assert [message.to for message in mail.outbox] == [[investigator_site_a.email]]
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        [investigator_site_a.email, "safety@example.org"]
+    )
 
     coordinator.page.click("text=Report an adverse event")
     coordinator.page.wait_for_load_state()

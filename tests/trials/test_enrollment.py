@@ -22,6 +22,7 @@ from trials.models import (
     Visit,
     needs_reconsent,
 )
+from trials.pseudonyms import pseudonym
 from trials.services import (
     consent_record,
     participant_exit,
@@ -308,8 +309,15 @@ def test_emergency_unblinding_is_signed_audited_and_tells_the_sponsor(
             reason="Serotonin syndrome suspected in A&E",
         )
     assert unblinding.signature.meaning == Signature.Meaning.EMERGENCY_UNBLINDING
-    assert [message.to for message in mail.outbox] == [["safety@example.org"]]
-    assert consented_site_a.study_id in mail.outbox[0].body
+    by_address = {message.to[0]: message for message in mail.outbox}
+    assert set(by_address) == {investigator_site_a.email, "safety@example.org"}
+    # The sponsor reads its own pseudonym for the participant, never the site's study ID.
+    to_sponsor = by_address["safety@example.org"]
+    assert consented_site_a.study_id not in to_sponsor.subject + to_sponsor.body
+    assert pseudonym(consented_site_a.trial.sponsor.pseudonym_secret, consented_site_a.pk) in (
+        to_sponsor.body
+    )
+    assert consented_site_a.study_id in by_address[investigator_site_a.email].body
 
 
 @pytest.mark.parametrize(

@@ -204,7 +204,9 @@ def test_active_ideation_alerts_and_flags_the_participant(
         "warning",
         "success",
     ]
-    assert len(mail.outbox) == 1
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        [investigator_site_a.email, "safety@example.org"]
+    )
     screen = SuicideRiskScreen.objects.get()
     assert (screen.intent, screen.plan, screen.visit) == (True, False, visit)
     assert 'data-flag="active-ideation"' in response.text

@@ -140,10 +140,17 @@ def test_active_ideation_emails_the_site_investigators_once(
             assessed_at=NOW,
             by=coordinator_site_a,
         )
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == [investigator_site_a.email]
-    assert participant_site_a.study_id in mail.outbox[0].subject
-    assert "URGENT" in mail.outbox[0].subject
+    # The site's investigator by study ID; the sponsor by its pseudonym, never the study ID.
+    to_investigator, to_sponsor = sorted(
+        mail.outbox, key=lambda message: message.to != [investigator_site_a.email]
+    )
+    assert [to_investigator.to, to_sponsor.to] == [
+        [investigator_site_a.email],
+        ["safety@example.org"],
+    ]
+    assert participant_site_a.study_id in to_investigator.subject
+    assert participant_site_a.study_id not in to_sponsor.subject + to_sponsor.body
+    assert all("URGENT" in message.subject for message in mail.outbox)
 
 
 def test_the_alert_waits_for_the_commit(

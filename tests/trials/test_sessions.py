@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import TestCase
 from django.utils import timezone
 
 from tests.factories import PASSWORD, FacilitatorFactory, LicenceFactory, TrainingFactory
@@ -75,15 +76,17 @@ def _ready(session, by):
 
 
 def _dose(session, by, kit=None):
+    """Give the dose and commit: the task queued after commit dates what follows."""
     kit = kit or session.participant.allocation.kit_code
-    return dosing_session_give_dose(
-        session=session,
-        kit_code=kit,
-        lot_number="LOT-2291",
-        route="oral",
-        dosed_at=DOSED_AT,
-        by=by,
-    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return dosing_session_give_dose(
+            session=session,
+            kit_code=kit,
+            lot_number="LOT-2291",
+            route="oral",
+            dosed_at=DOSED_AT,
+            by=by,
+        )
 
 
 def test_the_dose_waits_for_the_whole_checklist(session, facilitator_a1):

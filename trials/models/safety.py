@@ -238,3 +238,11 @@ class AdverseEvent(models.Model):
     @property
     def is_serious(self) -> bool:
         return any(getattr(self, name) for name in SERIOUSNESS_FIELDS)
+
+    def seriousness_criteria(self) -> list[str]:
+        """The seriousness criteria this event meets, by their labels."""
+        return [
+            str(self._meta.get_field(name).verbose_name)
+            for name in SERIOUSNESS_FIELDS
+            if getattr(self, name)
+        ]

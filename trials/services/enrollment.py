@@ -7,7 +7,6 @@ import secrets
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from trials.models import (
     Arm,
     Consent,
     ConsentFormVersion,
+    NotificationKind,
     Participant,
     ProtocolVersion,
     Role,
@@ -30,6 +30,7 @@ from trials.models import (
 )
 from trials.permissions import ensure_site_role, has_site_role
 from trials.randomization import permuted_blocks, stratum_key
+from trials.services.notifications import safety_alert
 from trials.services.participants import participant_change_status, signature_sign
 from trials.services.schedule import (
     local_date,
@@ -294,25 +295,10 @@ def participant_unblind(
             reason=reason,
             unblinded_at=signature.signed_at,
         )
-        transaction.on_commit(lambda: _tell_sponsor_of_unblinding(unblinding))
+        safety_alert(
+            kind=NotificationKind.UNBLINDING, participant=participant, unblinding=unblinding
+        )
     return unblinding
-
-
-def _tell_sponsor_of_unblinding(unblinding: Unblinding) -> None:
-    participant = unblinding.participant
-    contact = participant.trial.sponsor.safety_contact_email
-    if not contact:
-        return
-    send_mail(
-        subject=f"[Dyad] Emergency unblinding in {participant.trial.code}",
-        message=(
-            f"An investigator at site {participant.site.code} unblinded participant "
-            f"{participant.study_id} on {unblinding.unblinded_at:%Y-%m-%d %H:%M} UTC.\n"
-            f"Reason: {unblinding.reason}\n"
-        ),
-        from_email=None,
-        recipient_list=[contact],
-    )
 
 
 EXIT_STATUS = {

@@ -7,9 +7,7 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +17,7 @@ from trials.models import (
     AdverseEvent,
     Assessment,
     DosingSession,
+    NotificationKind,
     Participant,
     Role,
     Signature,
@@ -26,12 +25,14 @@ from trials.models import (
     Visit,
 )
 from trials.permissions import ensure_site_role
+from trials.services.notifications import safety_alert
 from trials.services.participants import signature_sign
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
+Kind = NotificationKind
 
 AE_FIELDS = (
     "term",
@@ -102,46 +103,8 @@ def risk_screen_record(
         screen.full_clean()
         screen.save()
         if screen.active_ideation:
-            transaction.on_commit(lambda: _alert_investigators(screen))
+            safety_alert(kind=Kind.ACTIVE_IDEATION, participant=participant, risk_screen=screen)
     return screen
-
-
-def site_investigator_emails(participant: Participant) -> list[str]:
-    """E-mail addresses of the investigators at the participant's site."""
-    return list(
-        get_user_model()
-        .objects.filter(
-            memberships__trial_id=participant.trial_id,
-            memberships__site_id=participant.site_id,
-            memberships__role=Role.INVESTIGATOR,
-            is_active=True,
-        )
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
-
-
-def _alert_investigators(screen: SuicideRiskScreen) -> None:
-    participant = screen.participant
-    recipients = site_investigator_emails(participant)
-    if not recipients:
-        logger.error(
-            "No investigator e-mail at %s to alert about %s's C-SSRS screen",
-            participant.site.code,
-            participant.study_id,
-        )
-        return
-    send_mail(
-        subject=f"[Dyad] URGENT: active suicidal ideation reported for {participant.study_id}",
-        message=(
-            f"A C-SSRS screen recorded at {screen.assessed_at:%Y-%m-%d %H:%M} UTC for "
-            f"{participant.study_id} ({participant.trial.code}, site {participant.site.code}) "
-            "indicates active suicidal ideation. Assess the participant now.\n"
-        ),
-        from_email=None,
-        recipient_list=recipients,
-    )
 
 
 def _check_session(participant: Participant, session: DosingSession | None) -> None:
@@ -158,7 +121,16 @@ def adverse_event_report(
         event = AdverseEvent(participant=participant, reported_by=by, **_ae_values(values))
         event.full_clean()
         event.save()
+        _alert_if_serious(event)
     return event
+
+
+def _alert_if_serious(event: AdverseEvent) -> None:
+    """A serious event alerts the investigators and the sponsor, once, when it becomes serious."""
+    if event.is_serious:
+        safety_alert(
+            kind=Kind.SERIOUS_ADVERSE_EVENT, participant=event.participant, adverse_event=event
+        )
 
 
 def _ae_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +156,7 @@ def adverse_event_update(
         event.review_signature = None  # the review covered the record as it was
         event.full_clean()
         event.save()
+        _alert_if_serious(event)
     return event
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from trials.audit import audit_context, require_reason
@@ -22,6 +23,7 @@ from trials.models import (
     Visit,
     VisitFacilitator,
 )
+from trials.services.notifications import reminders_cancel, reminders_plan
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -101,6 +103,7 @@ def visit_book(
             visit.full_clean()
             visit.save()
             _assign(visit, facilitators, by)
+            reminders_plan(visit)
     return visit
 
 
@@ -145,10 +148,12 @@ def _assign(visit: Visit, facilitators: Sequence[Facilitator], by: AbstractBaseU
 
 def visits_cancel_remaining(*, participant: Participant) -> int:
     """Cancel the visits not yet done (the participant left the study); returns how many."""
-    return Visit.objects.filter(
+    remaining = Visit.objects.filter(
         participant=participant,
         status__in=[Visit.Status.AWAITING_DOSING, Visit.Status.SCHEDULED, Visit.Status.BOOKED],
-    ).update(status=Visit.Status.CANCELLED)
+    )
+    reminders_cancel(list(remaining.values_list("pk", flat=True)), "The visit is cancelled.")
+    return remaining.update(status=Visit.Status.CANCELLED)
 
 
 def today_at(site_time_zone: str) -> datetime.date:
@@ -197,3 +202,44 @@ def visits_schedule_after_dosing(*, dosing_visit: Visit, dosed_on: datetime.date
         visit.save(update_fields=["target_date", "window_start", "window_end", "status"])
         scheduled += 1
     return scheduled
+
+
+SCHEDULER = "Dyad (scheduler)"
+
+
+def visits_schedule_after_dosing_id(visit_pk: int) -> int:
+    """The task's entry: date what waits on this dosing visit, from the dose's day at the site.
+
+    Locks the dosing visit, so the task and the reconciliation running at once take turns and
+    the second finds nothing left to do.
+    """
+    with transaction.atomic():
+        visit = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("participant__site", "protocol_version", "dosing_session")
+            .filter(pk=visit_pk, kind=Visit.Kind.DOSING)
+            .first()
+        )
+        session = getattr(visit, "dosing_session", None) if visit else None
+        if session is None or session.dosed_at is None:
+            return 0
+        with audit_context(by=None, reason="Scheduled from the dose", actor=SCHEDULER):
+            return visits_schedule_after_dosing(
+                dosing_visit=visit,
+                dosed_on=local_date(session.dosed_at, visit.participant.site.time_zone),
+            )
+
+
+def visits_schedule_pending() -> int:
+    """Reconciliation: every dosed visit whose anchored visits still wait gets them dated."""
+    waiting = Visit.objects.filter(
+        participant=OuterRef("participant"),
+        anchor=OuterRef("event_code"),
+        status=Visit.Status.AWAITING_DOSING,
+    )
+    dosed = (
+        Visit.objects.filter(kind=Visit.Kind.DOSING, dosing_session__dosed_at__isnull=False)
+        .filter(Exists(waiting))
+        .values_list("pk", flat=True)
+    )
+    return sum(visits_schedule_after_dosing_id(pk) for pk in list(dosed))

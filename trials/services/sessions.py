@@ -24,9 +24,11 @@ from trials.models import (
     VitalSign,
 )
 from trials.permissions import ensure_site_role
+from trials.queue import after_commit
 from trials.services.enrollment import reconsent_pending
+from trials.services.notifications import reminders_cancel
 from trials.services.participants import participant_change_status, signature_sign
-from trials.services.schedule import check_dosing_team, local_date, visits_schedule_after_dosing
+from trials.services.schedule import check_dosing_team, local_date
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -263,6 +265,7 @@ def _after_dose(session: DosingSession, by: AbstractBaseUser) -> None:
     visit = session.visit
     visit.status = Visit.Status.COMPLETED
     visit.save(update_fields=["status"])
+    reminders_cancel([visit.pk], "The dose is given.")
     if session.participant.status == Status.RANDOMIZED:
         participant_change_status(
             participant=session.participant,
@@ -270,10 +273,9 @@ def _after_dose(session: DosingSession, by: AbstractBaseUser) -> None:
             reason="First dose given",
             by=by,
         )
-    visits_schedule_after_dosing(
-        dosing_visit=visit,
-        dosed_on=local_date(session.dosed_at, session.participant.site.time_zone),
-    )
+    # The visits anchored on this dose are dated by a task after commit (and by the
+    # reconciliation if the message is lost): trials.services.schedule.
+    after_commit("trials.tasks.schedule_after_dosing", visit.pk)
 
 
 def dosing_session_supplement(
@@ -410,4 +412,5 @@ def therapy_session_record(
             session.save()
             visit.status = Visit.Status.COMPLETED if session.attended else Visit.Status.MISSED
             visit.save(update_fields=["status"])
+            reminders_cancel([visit.pk], "The session is logged.")
     return session
