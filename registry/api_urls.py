@@ -1,15 +1,29 @@
 """The API, version 1: everything under /api/v1/."""
 
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from screening import api as screening_api
 from trials.api import fhir as fhir_api
 from trials.api import jobs as jobs_api
 from trials.api import odm as odm_api
+from trials.api import views as export_api
+from trials.exports import RESOURCES
 
 app_name = "api"
 
 urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("trials/", export_api.TrialList.as_view(), name="trial_list"),
+    *[
+        path(
+            f"trials/<str:code>/{resource}/",
+            export_api.export_view(resource),
+            name=f"trial_{resource.replace('-', '_')}",
+        )
+        for resource in RESOURCES
+    ],
     path(
         "trials/<str:code>/eligibility",
         screening_api.trial_eligibility,
