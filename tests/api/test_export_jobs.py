@@ -7,6 +7,7 @@ import logging
 import pytest
 from celery import current_app
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from tests.api import test_odm
 from trials import exports
@@ -126,8 +127,9 @@ def test_a_bad_job_request_is_400_by_field(sponsor_client, clinical_data, sent, 
     assert not ExportJob.objects.exists() and sent == []
 
 
-def test_malformed_json_is_400(sponsor_client, clinical_data):
-    response = sponsor_client.post(URL, "{not json", content_type="application/json")
+@pytest.mark.parametrize("body", ["{not json", "[" * 100_000, "null", '"vitals"'])
+def test_malformed_json_is_400(sponsor_client, clinical_data, body):
+    response = sponsor_client.post(URL, body, content_type="application/json")
 
     assert response.status_code == 400
 
@@ -271,3 +273,18 @@ def test_jobs_need_a_key(client, sponsor_client, clinical_data, sent):
 
 def test_an_unknown_job_is_404(sponsor_client, clinical_data):
     assert sponsor_client.get(f"{URL}/7d1c6f4e-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_the_openapi_schema_describes_odm_fhir_and_jobs(db):
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+
+    odm = paths["/api/v1/trials/{code}/odm"]["get"]
+    assert "application/xml" in odm["responses"]["200"]["content"]
+    fhir = paths["/api/v1/trials/{code}/fhir"]["get"]
+    assert "application/fhir+json" in fhir["responses"]["200"]["content"]
+    create = paths["/api/v1/trials/{code}/exports"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert body.endswith("/ExportJobRequest")
+    assert {"202", "400", "404"} <= set(create["responses"])
+    assert "/api/v1/trials/{code}/exports/{job_id}" in paths
+    assert "/api/v1/trials/{code}/exports/{job_id}/file" in paths

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -12,17 +13,25 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from screening.api import JSONBodyParser
 from trials.api.odm import sponsor_trial_or_404
 from trials.models import ExportJob
 from trials.services import export_jobs
 
+# Longer than other tasks: a whole trial may take a while. Below the broker's visibility timeout.
+TIME_LIMIT = getattr(settings, "EXPORT_TASK_TIME_LIMIT", 3300)
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3300, soft_time_limit=3000)
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=TIME_LIMIT,
+    soft_time_limit=TIME_LIMIT - 60,
+)
 def export_job_run(job_id: str) -> str:
     """Write one export job's file (idempotent: a second run leaves one correct file)."""
     return export_jobs.export_job_run(job_id=job_id).status
@@ -32,6 +41,16 @@ def export_job_run(job_id: str) -> str:
 def export_jobs_resume() -> int:
     """Send again the jobs whose message was lost (for the beat schedule)."""
     return export_jobs.export_jobs_resume()
+
+
+class JSONBodyParser(JSONParser):
+    """JSON bodies only; one nested too deeply for Python's parser is a 400 like any bad JSON."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
 
 
 class ExportJobSerializer(serializers.ModelSerializer):
