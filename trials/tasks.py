@@ -53,3 +53,6 @@ def alert_expiring_credentials() -> int:
 @shared_task(**IDEMPOTENT)
 def plan_daily_digests() -> int:
     return notifications.digests_plan()
+
+
+import trials.api.jobs  # noqa: F401,E402  (export job tasks, registered with the worker)

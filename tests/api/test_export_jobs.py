@@ -9,14 +9,18 @@ from celery import current_app
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from tests import workers
 from tests.api import test_odm
+from tests.workers import wait_until
 from trials import exports
 from trials.api import jobs
 from trials.models import ExportJob
 from trials.services import export_jobs
 
 URL = "/api/v1/trials/COMP360-TRD-P3/exports"
+# Fixtures: the ODM tests' clinical data; a real Redis and Celery worker.
 clinical_data = test_odm.clinical_data
+celery, celery_redis = workers.celery, workers.celery_redis
 
 
 @pytest.fixture(autouse=True)
@@ -288,3 +292,45 @@ def test_the_openapi_schema_describes_odm_fhir_and_jobs(db):
     assert {"202", "400", "404"} <= set(create["responses"])
     assert "/api/v1/trials/{code}/exports/{job_id}" in paths
     assert "/api/v1/trials/{code}/exports/{job_id}/file" in paths
+
+
+# --- through a real Celery worker and Redis (tests/workers.py) --------------------------------
+
+
+def test_a_job_runs_in_a_real_worker_and_its_file_downloads(
+    celery, sponsor_client, clinical_data, sponsor, trial, export_root
+):
+    celery.worker(EXPORT_ROOT=str(export_root))
+
+    response = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"})
+
+    job_id = response.json()["id"]
+    done = lambda: sponsor_client.get(f"{URL}/{job_id}").json()["status"] == "done"  # noqa: E731
+    wait_until(done, 60, "the worker to finish the export job")
+    body = b"".join(sponsor_client.get(f"{URL}/{job_id}/file").streaming_content)
+    assert body == expected_ndjson(sponsor, trial)
+    assert ExportJob.objects.get(pk=job_id).rows_written == 2
+
+
+def test_a_job_accepted_with_redis_down_is_resumed_by_the_reconciliation(
+    celery, sponsor_client, clinical_data, sponsor, trial, export_root
+):
+    celery.worker(EXPORT_ROOT=str(export_root))
+    celery.redis.stop()
+
+    response = post_job(sponsor_client, {"resource": "vitals", "format": "csv"})
+
+    assert response.status_code == 202
+    job_id = response.json()["id"]
+    celery.redis.start()
+    ExportJob.objects.filter(pk=job_id).update(
+        created_at=timezone.now() - datetime.timedelta(minutes=10)
+    )
+    assert export_jobs.export_jobs_resume() == 1
+    done = lambda: ExportJob.objects.get(pk=job_id).status == "done"  # noqa: E731
+    wait_until(done, 60, "the resumed export job to finish")
+    body = b"".join(sponsor_client.get(f"{URL}/{job_id}/file").streaming_content)
+    expected = exports.export_stream(
+        sponsor=sponsor, trial=trial, resource="vitals", fmt="csv", params={}
+    )
+    assert body == b"".join(expected)
