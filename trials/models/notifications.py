@@ -61,6 +61,15 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
     def pending(self) -> NotificationQuerySet:
         return self.filter(status=NotificationStatus.PENDING)
 
+    def of_visit(self, visit: Visit) -> NotificationQuerySet:
+        """A visit's reminders and alerts with every delivery attempt (three queries)."""
+        return (
+            self.filter(visit=visit)
+            .select_related("recipient")
+            .prefetch_related("deliveries")
+            .order_by("due_at", "pk")
+        )
+
 
 class Notification(models.Model):
     Kind = NotificationKind

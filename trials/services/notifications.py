@@ -428,9 +428,10 @@ def _retry_delay(attempts: int) -> datetime.timedelta:
 
 
 def _give_up(notification: Notification, now: datetime.datetime) -> str:
-    """Why a failed notification will not be retried, or '' to retry."""
-    if notification.kind in REMINDER_KINDS and notification.visit_starts_at <= now:
-        return "The visit time came before the reminder could be delivered."
+    """Why a failed notification will not be retried, or '' to retry.
+
+    A reminder is retried until its visit starts, when the next attempt closes it instead.
+    """
     if notification.kind == Kind.DAILY_DIGEST and now - notification.due_at > DIGEST_LIFETIME:
         return "The digest is out of date."
     return ""  # alerts are retried until delivered

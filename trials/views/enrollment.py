@@ -13,6 +13,7 @@ from trials.forms import ConsentForm, ExitForm, UnblindForm, VisitBookForm, add_
 from trials.models import ConsentFormVersion, Facilitator, Participant, Role, Visit
 from trials.permissions import require_site_role
 from trials.services.schedule import today_at
+from trials.views.sessions import notifications_context
 
 SITE_TEAM = (Role.COORDINATOR, Role.INVESTIGATOR)
 
@@ -137,7 +138,12 @@ def visit_book(request: HttpRequest, study_id: str, event_code: str) -> HttpResp
     return render(
         request,
         "trials/visit_form.html",
-        {"participant": participant, "visit": visit, "form": form},
+        {
+            "participant": participant,
+            "visit": visit,
+            "form": form,
+            **notifications_context(request.user, visit),
+        },
     )
 
 

@@ -23,8 +23,10 @@ from trials.forms import (
     add_errors,
 )
 from trials.models import (
+    IDENTITY_ROLES,
     DosingSession,
     Facilitator,
+    Notification,
     Participant,
     Role,
     SessionSignature,
@@ -37,6 +39,16 @@ from trials.services.schedule import local_date
 from trials.services.sessions import predose_problems, vitals_out_of_range
 
 CARE_TEAM = (Role.COORDINATOR, Role.FACILITATOR, Role.INVESTIGATOR)
+
+
+def notifications_context(user, visit: Visit) -> dict:  # type: ignore[no-untyped-def]
+    """The visit's reminders and alerts with their deliveries, for `trials/_notifications.html`."""
+    participant = visit.participant
+    roles = roles_at(user, trial_id=participant.trial_id, site_id=participant.site_id)
+    return {
+        "notifications": list(Notification.objects.of_visit(visit)),
+        "show_identity": bool(roles & set(IDENTITY_ROLES)),
+    }
 
 
 def _visit(request: HttpRequest, study_id: str, event_code: str) -> Visit:
@@ -173,6 +185,7 @@ def _dosing_context(request, visit, session, forms) -> dict:  # type: ignore[no-
             for a in team
         ],
         "limits": protocol["trial"]["dosing_safety"],
+        **notifications_context(request.user, visit),
         "has_supplement": any(len(arm["dose_mg"]) > 1 for arm in protocol["arms"]),
     }
     if session is not None:
@@ -220,5 +233,11 @@ def therapy_session(request: HttpRequest, study_id: str, event_code: str) -> Htt
     return render(
         request,
         "trials/therapy_session.html",
-        {"participant": participant, "visit": visit, "form": form, "logged": logged},
+        {
+            "participant": participant,
+            "visit": visit,
+            "form": form,
+            "logged": logged,
+            **notifications_context(request.user, visit),
+        },
     )
