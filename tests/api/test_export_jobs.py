@@ -334,3 +334,10 @@ def test_a_job_accepted_with_redis_down_is_resumed_by_the_reconciliation(
         sponsor=sponsor, trial=trial, resource="vitals", fmt="csv", params={}
     )
     assert body == b"".join(expected)
+
+
+def test_jobs_are_for_sponsor_keys_only(api_client_of, clinical_data, coordinator_site_a, sent):
+    client = api_client_of(coordinator_site_a)
+
+    assert post_job(client, {"resource": "vitals", "format": "csv"}).status_code == 403
+    assert not ExportJob.objects.exists()

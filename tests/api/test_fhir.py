@@ -9,7 +9,7 @@ from fhir.resources.R4B.bundle import Bundle
 from tests.api import test_odm
 from tests.api.test_odm import PLANTED, body_of
 from tests.factories import participant_at
-from trials.models import Sponsor, Trial
+from trials.models import ExportRequest, Sponsor, Trial
 from trials.pseudonyms import pseudonym
 
 URL = "/api/v1/trials/COMP360-TRD-P3/fhir"
@@ -123,3 +123,14 @@ def test_fhir_of_another_sponsors_trial_is_404(other_sponsor_client, clinical_da
 
 def test_fhir_without_a_key_is_401(client, clinical_data):
     assert client.get(URL).status_code == 401
+
+
+def test_fhir_download_is_logged_with_its_subject_count(sponsor_client, clinical_data):
+    body_of(sponsor_client.get(URL))
+
+    logged = ExportRequest.objects.get()
+    assert (logged.resource, logged.format, logged.rows) == ("fhir", "fhir", 2)
+
+
+def test_fhir_is_for_sponsor_keys_only(api_client_of, clinical_data, coordinator_site_a):
+    assert api_client_of(coordinator_site_a).get(URL).status_code == 403

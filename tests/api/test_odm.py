@@ -16,6 +16,7 @@ from trials.models import (
     AdverseEvent,
     Assessment,
     DosingSession,
+    ExportRequest,
     Participant,
     Sponsor,
     Visit,
@@ -269,8 +270,17 @@ def test_odm_without_a_key_is_401(client, clinical_data):
     assert client.get(URL).status_code == 401
 
 
-def test_odm_for_a_site_coordinator_is_404(api_client_of, clinical_data, coordinator_site_a):
-    assert api_client_of(coordinator_site_a).get(URL).status_code == 404
+def test_odm_is_for_sponsor_keys_only(api_client_of, clinical_data, coordinator_site_a):
+    assert api_client_of(coordinator_site_a).get(URL).status_code == 403
+
+
+def test_odm_download_is_logged_with_its_subject_count(sponsor_client, clinical_data, sponsor):
+    body_of(sponsor_client.get(URL))
+
+    logged = ExportRequest.objects.get()
+    assert (logged.sponsor, logged.resource, logged.format) == (sponsor, "odm", "xml")
+    assert (logged.status_code, logged.rows) == (200, 2)
+    assert logged.api_key is not None and logged.finished_at is not None
 
 
 def test_odm_answers_a_client_asking_for_xml(sponsor_client, clinical_data, odm_schema):

@@ -19,11 +19,13 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.decorators import api_view, renderer_classes
+from rest_framework.decorators import api_view, permission_classes, renderer_classes
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
-from trials.api.odm import sponsor_trial_or_404
+from trials.api.odm import logged_response, sponsor_trial_or_404
+from trials.api.views import IsSponsorKey
+from trials.exports import ExportStream
 from trials.models import Arm, Consent, Participant, Role, Sponsor, Trial
 from trials.permissions import may_see_arm
 from trials.pseudonyms import pseudonym, reduce_date
@@ -152,8 +154,12 @@ def _subjects(trial: Trial) -> Iterator[dict[str, Any]]:
     )
 
 
-def fhir_stream(*, sponsor: Sponsor, trial: Trial) -> Iterator[bytes]:
-    """The Bundle as JSON, one entry at a time."""
+def fhir_stream(*, sponsor: Sponsor, trial: Trial) -> ExportStream:
+    """The Bundle as JSON, a batch of entries at a time; `rows` counts the subjects written."""
+    return ExportStream(lambda stream: _fhir_chunks(stream, sponsor, trial))
+
+
+def _fhir_chunks(stream: ExportStream, sponsor: Sponsor, trial: Trial) -> Iterator[bytes]:
     # The sponsor is not the site's investigator: an emergency unblinding does not reveal the
     # arm to them, so one answer holds for every participant of the trial.
     arm_visible = may_see_arm(frozenset({Role.SPONSOR}), Participant(trial=trial), unblinded=False)
@@ -176,6 +182,7 @@ def fhir_stream(*, sponsor: Sponsor, trial: Trial) -> Iterator[bytes]:
         )
         entry = {"fullUrl": _full_url("ResearchSubject", subject["id"]), "resource": subject}
         batch.append(json.dumps(entry))
+        stream.rows += 1
         if len(batch) >= 100:
             yield b"," + ",".join(batch).encode()
             batch.clear()
@@ -206,7 +213,11 @@ class FHIRRenderer(JSONRenderer):
 )
 @api_view(["GET"])
 @renderer_classes([JSONRenderer, FHIRRenderer])
+@permission_classes([IsSponsorKey])
 def trial_fhir(request: Request, code: str) -> StreamingHttpResponse:
     """GET /api/v1/trials/<code>/fhir."""
     sponsor, trial = sponsor_trial_or_404(request, code)
-    return StreamingHttpResponse(fhir_stream(sponsor=sponsor, trial=trial), CONTENT_TYPE)
+    stream = fhir_stream(sponsor=sponsor, trial=trial)
+    response = logged_response(request, stream, trial=trial, resource="fhir", fmt="fhir")
+    response["Content-Type"] = CONTENT_TYPE
+    return response

@@ -12,13 +12,14 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, parser_classes
+from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trials.api.odm import sponsor_trial_or_404
+from trials.api.views import IsSponsorKey
 from trials.models import ExportJob
 from trials.services import export_jobs
 
@@ -114,6 +115,7 @@ JOB_REQUEST = inline_serializer(
 )
 @api_view(["POST"])
 @parser_classes([JSONBodyParser])
+@permission_classes([IsSponsorKey])
 def trial_export_jobs(request: Request, code: str) -> Response:
     """POST /api/v1/trials/<code>/exports: 202 with the queued job."""
     sponsor, trial = sponsor_trial_or_404(request, code)
@@ -139,6 +141,7 @@ def _job(request: Request, code: str, job_id: Any) -> ExportJob:
     tags=["exports"],
 )
 @api_view(["GET"])
+@permission_classes([IsSponsorKey])
 def trial_export_job(request: Request, code: str, job_id: Any) -> Response:
     """GET /api/v1/trials/<code>/exports/<uuid>."""
     job = _job(request, code, job_id)
@@ -157,6 +160,7 @@ def trial_export_job(request: Request, code: str, job_id: Any) -> Response:
     tags=["exports"],
 )
 @api_view(["GET"])
+@permission_classes([IsSponsorKey])
 def trial_export_job_file(request: Request, code: str, job_id: Any) -> FileResponse:
     """GET /api/v1/trials/<code>/exports/<uuid>/file: streamed from disk."""
     job = _job(request, code, job_id)

@@ -24,18 +24,19 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from lxml import etree
-from rest_framework.decorators import api_view, renderer_classes
+from rest_framework.decorators import api_view, permission_classes, renderer_classes
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
+from trials.api.streaming import logged_stream
+from trials.api.views import IsSponsorKey
+from trials.exports import ExportStream
 from trials.models import (
     AdverseEvent,
     Assessment,
     DosingSession,
-    Membership,
     Participant,
     ProtocolVersion,
-    Role,
     Sponsor,
     Trial,
     VitalSign,
@@ -612,8 +613,12 @@ class _Sink:
         return data
 
 
-def odm_stream(*, sponsor: Sponsor, trial: Trial) -> Iterator[bytes]:
-    """The trial's ODM 1.3.2 document in pieces, one batch of subjects at a time."""
+def odm_stream(*, sponsor: Sponsor, trial: Trial) -> ExportStream:
+    """The trial's ODM 1.3.2 document in pieces; `rows` counts the subjects written."""
+    return ExportStream(lambda stream: _odm_chunks(stream, sponsor, trial))
+
+
+def _odm_chunks(stream: ExportStream, sponsor: Sponsor, trial: Trial) -> Iterator[bytes]:
     meta = Metadata.for_trial(trial, sponsor.export_profile)
     participants = _rows(
         Participant.objects.filter(trial=trial).order_by("pk"), "id", "eligibility_data"
@@ -642,6 +647,7 @@ def odm_stream(*, sponsor: Sponsor, trial: Trial) -> Iterator[bytes]:
                         name: stream.take(participant["id"]) for name, stream in streams.items()
                     }
                     xf.write(_subject(participant, meta, records, sponsor))
+                    stream.rows = number
                     if number % SUBJECTS_PER_CHUNK == 0:
                         xf.flush()
                         yield sink.drain()
@@ -660,16 +666,26 @@ class ODMRenderer(BaseRenderer):
 
 
 def sponsor_trial_or_404(request: Request, code: str) -> tuple[Sponsor, Trial]:
-    """The trial and the sponsor whose export it is: a sponsor key's own trials, or a trial where
-    the logged-in user holds the sponsor role. Anything else is a 404."""
-    user = request.user
-    trials = Trial.objects.select_related("sponsor")
-    if getattr(user, "is_sponsor_key", False):
-        trial = get_object_or_404(trials.visible_to(user), code=code)
-        return user.sponsor, trial
-    sponsor_of = Membership.objects.filter(user=user, role=Role.SPONSOR).values("trial_id")
-    trial = get_object_or_404(trials.filter(pk__in=sponsor_of), code=code)
-    return trial.sponsor, trial
+    """The key's sponsor and one of its trials; another sponsor's trial is a 404."""
+    trial = get_object_or_404(Trial.objects.visible_to(request.user), code=code)
+    return request.user.sponsor, trial
+
+
+def logged_response(
+    request: Request, stream: ExportStream, *, trial: Trial, resource: str, fmt: str
+) -> StreamingHttpResponse:
+    """A streamed export, logged in ExportRequest (rows: subjects) when its last byte is sent."""
+    log = {
+        "sponsor": request.user.sponsor,
+        "api_key": request.auth,
+        "trial": trial,
+        "resource": resource,
+        "fmt": fmt,
+        "query": request.META.get("QUERY_STRING", ""),
+        "started_at": timezone.now(),
+        "status_code": 200,
+    }
+    return StreamingHttpResponse(logged_stream(stream, log))
 
 
 @extend_schema(
@@ -690,9 +706,12 @@ def sponsor_trial_or_404(request: Request, code: str) -> tuple[Sponsor, Trial]:
 )
 @api_view(["GET"])
 @renderer_classes([JSONRenderer, ODMRenderer])
+@permission_classes([IsSponsorKey])
 def trial_odm(request: Request, code: str) -> StreamingHttpResponse:
     """GET /api/v1/trials/<code>/odm."""
     sponsor, trial = sponsor_trial_or_404(request, code)
-    response = StreamingHttpResponse(odm_stream(sponsor=sponsor, trial=trial), CONTENT_TYPE)
+    stream = odm_stream(sponsor=sponsor, trial=trial)
+    response = logged_response(request, stream, trial=trial, resource="odm", fmt="xml")
+    response["Content-Type"] = CONTENT_TYPE
     response["Content-Disposition"] = f'attachment; filename="{trial.code}-odm.xml"'
     return response
