@@ -6,7 +6,7 @@ import sys
 
 import django
 
-BENCHMARKS = ["eligibility", "participants"]
+BENCHMARKS = ["eligibility", "participants", "exports"]
 
 
 def main(names: list[str]) -> None:
@@ -16,8 +16,10 @@ def main(names: list[str]) -> None:
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
-    # Its own database: never the development data, never a test run's database.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = "dyad_bench"
+    # Its own database: never the development data, never a test run's database; named by
+    # BENCH_DATABASE_NAME so parallel runs do not clash.
+    name = os.environ.get("BENCH_DATABASE_NAME", "dyad_bench")
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = name
     database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     print(f"Benchmarks on a fresh database '{database}' ({connection.settings_dict['HOST']})")
     try:
