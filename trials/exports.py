@@ -485,34 +485,42 @@ def row_values(resource: Resource, queryset: models.QuerySet) -> models.QuerySet
     return queryset.values_list(*sources)
 
 
+def _keep_or_text(value: Any) -> Any:
+    return str(value) if isinstance(value, decimal.Decimal) else value
+
+
+def _converter(column: Column, context: ExportContext) -> Callable[[Any], Any]:
+    """How one column's stored value becomes its exported value."""
+    if column.kind == "pseudonym":
+        return context.pseudonym
+    if column.kind == "date":
+        profile = context.profile
+        return lambda value: reduce_date(value, profile)
+    if column.kind == "hidden":
+        return lambda value: None
+    if column.kind == "list":
+        return lambda value: list(value or ())
+    return _keep_or_text
+
+
 def row_maker(
     resource: Resource, context: ExportContext
 ) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
     """A function turning one `row_values` tuple into the exported row."""
     columns = resource.columns_for(context)
     count = len(columns)
-    profile = context.profile
-
-    def convert(column: Column, value: Any) -> Any:
-        if column.kind == "pseudonym":
-            return context.pseudonym(value)
-        if column.kind == "date":
-            return reduce_date(value, profile)
-        if column.kind == "hidden":
-            return None
-        if column.kind == "list":
-            return list(value or ())
-        if isinstance(value, decimal.Decimal):
-            return str(value)
-        return value
+    names = [column.name for column in columns]
+    converters = [_converter(column, context) for column in columns]
+    transform = resource.transform
 
     def make(values: tuple[Any, ...]) -> dict[str, Any]:
+        # `values` may hold hidden sources after the columns: zip stops at the columns.
         row = {
-            column.name: convert(column, value)
-            for column, value in zip(columns, values[:count], strict=True)
+            name: convert(value)
+            for name, convert, value in zip(names, converters, values, strict=False)
         }
-        if resource.transform is not None:
-            resource.transform(row, values[count:], context)
+        if transform is not None:
+            transform(row, values[count:], context)
         return row
 
     return make
