@@ -14,7 +14,7 @@ from tests.api import test_odm
 from tests.workers import wait_until
 from trials import exports
 from trials.api import jobs
-from trials.models import ExportJob
+from trials.models import ExportJob, ExportRequest
 from trials.services import export_jobs
 
 URL = "/api/v1/trials/COMP360-TRD-P3/exports"
@@ -156,6 +156,20 @@ def test_a_job_writes_its_file_and_the_sponsor_downloads_it(
     assert body == expected_ndjson(sponsor, trial)
     assert [json.loads(line)["systolic"] for line in body.splitlines()] == [131, 142]
     assert sorted(p.name for p in export_root.iterdir()) == [f"{job_id}.ndjson"]
+    logged = ExportRequest.objects.get()
+    assert (logged.resource, logged.format, logged.rows) == ("vitals", "ndjson", 2)
+    assert logged.query == f"job={job_id}"
+
+
+def test_the_file_answers_a_client_asking_for_csv(sponsor_client, clinical_data, sent):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+    jobs.export_job_run(job_id)
+
+    response = sponsor_client.get(f"{URL}/{job_id}/file", HTTP_ACCEPT="text/csv")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
+    assert b"".join(response.streaming_content).startswith(b"participant,")
 
 
 def test_a_csv_job_holds_no_identity(sponsor_client, clinical_data, sent):

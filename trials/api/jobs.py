@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from celery import shared_task
@@ -9,16 +10,24 @@ from django.conf import settings
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework.decorators import (
+    api_view,
+    parser_classes,
+    permission_classes,
+    renderer_classes,
+)
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trials.api.odm import sponsor_trial_or_404
+from trials.api.streaming import export_request_log
 from trials.api.views import IsSponsorKey
 from trials.models import ExportJob
 from trials.services import export_jobs
@@ -131,7 +140,7 @@ def trial_export_jobs(request: Request, code: str) -> Response:
 
 def _job(request: Request, code: str, job_id: Any) -> ExportJob:
     sponsor, trial = sponsor_trial_or_404(request, code)
-    jobs = ExportJob.objects.select_related("trial").filter(sponsor=sponsor, trial=trial)
+    jobs = ExportJob.objects.select_related("trial", "sponsor").filter(sponsor=sponsor, trial=trial)
     return get_object_or_404(jobs, pk=job_id)
 
 
@@ -148,6 +157,16 @@ def trial_export_job(request: Request, code: str, job_id: Any) -> Response:
     return Response(ExportJobSerializer(job, context={"request": request}).data)
 
 
+class AnyFileRenderer(BaseRenderer):
+    """Lets a client ask for the file's own type (text/csv, ...); errors are rendered as JSON."""
+
+    media_type = "*/*"
+    format = "file"
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
+        return json.dumps(data).encode() if data is not None else b""
+
+
 @extend_schema(
     summary="Download a finished export job's file",
     responses={
@@ -160,15 +179,29 @@ def trial_export_job(request: Request, code: str, job_id: Any) -> Response:
     tags=["exports"],
 )
 @api_view(["GET"])
+@renderer_classes([JSONRenderer, AnyFileRenderer])
 @permission_classes([IsSponsorKey])
 def trial_export_job_file(request: Request, code: str, job_id: Any) -> FileResponse:
-    """GET /api/v1/trials/<code>/exports/<uuid>/file: streamed from disk."""
+    """GET /api/v1/trials/<code>/exports/<uuid>/file: streamed from disk, logged."""
+    started_at = timezone.now()
     job = _job(request, code, job_id)
     path = export_jobs.export_job_path(job)
     if job.status != ExportJob.Status.DONE or not path.exists():
         raise NotFound(f"The export is {job.get_status_display().lower()}, not ready to download.")
     content_type = "text/csv" if job.format == "csv" else "application/x-ndjson"
     name = f"{job.trial.code}-{job.resource}.{job.format}"
-    return FileResponse(
+    response = FileResponse(
         path.open("rb"), as_attachment=True, filename=name, content_type=content_type
     )
+    export_request_log(
+        sponsor=job.sponsor,
+        api_key=request.auth,
+        trial=job.trial,
+        resource=job.resource,
+        fmt=job.format,
+        query=f"job={job.pk}",
+        status_code=200,
+        rows=job.rows_written,
+        started_at=started_at,
+    )
+    return response
