@@ -95,22 +95,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = "UTC"
-# Tests start a worker and beats with shorter periods; production keeps these.
-NOTIFICATION_SWEEP_SECONDS = env.float("NOTIFICATION_SWEEP_SECONDS", default=60.0)
-RECONCILE_SECONDS = env.float("RECONCILE_SECONDS", default=300.0)
-# The one beat schedule. Every task is idempotent: two beats at once duplicate nothing.
+# The one beat schedule, in seconds. Every task is idempotent: two beats at once duplicate
+# nothing. BEAT_PERIOD_SECONDS (tests only) runs every entry at that one short period.
+_BEAT_PERIOD = env.float("BEAT_PERIOD_SECONDS", default=0.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "send-due-notifications": {
-        "task": "trials.tasks.send_due_notifications",
-        "schedule": NOTIFICATION_SWEEP_SECONDS,
-    },
-    "reconcile": {"task": "trials.tasks.reconcile", "schedule": RECONCILE_SECONDS},
-    "mark-missed-visits": {"task": "trials.tasks.mark_missed_visits", "schedule": 900.0},
-    "alert-expiring-credentials": {
-        "task": "trials.tasks.alert_expiring_credentials",
-        "schedule": 3600.0,
-    },
-    "plan-daily-digests": {"task": "trials.tasks.plan_daily_digests", "schedule": 900.0},
+    name: {"task": task, "schedule": _BEAT_PERIOD or seconds}
+    for name, task, seconds in [
+        ("send-due-notifications", "trials.tasks.send_due_notifications", 60.0),
+        ("reconcile", "trials.tasks.reconcile", 300.0),
+        ("mark-missed-visits", "trials.tasks.mark_missed_visits", 900.0),
+        ("alert-expiring-credentials", "trials.tasks.alert_expiring_credentials", 3600.0),
+        ("plan-daily-digests", "trials.tasks.plan_daily_digests", 900.0),
+        ("resume-export-jobs", "trials.api.jobs.export_jobs_resume", 300.0),
+    ]
 }
 
 # --- applications ---------------------------------------------------------------------------

@@ -121,8 +121,7 @@ class Celery:
             "CONN_MAX_AGE": "0",
             "EMAIL_BACKEND": "tests.mailbox.Backend",
             "MAILBOX_DIR": str(self.mailbox),
-            "NOTIFICATION_SWEEP_SECONDS": "1",
-            "RECONCILE_SECONDS": "2",
+            "BEAT_PERIOD_SECONDS": "1",
             "PYTHONUNBUFFERED": "1",
         }
 
