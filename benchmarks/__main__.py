@@ -6,7 +6,7 @@ import sys
 
 import django
 
-BENCHMARKS = ["eligibility", "participants", "exports"]
+BENCHMARKS = ["eligibility", "participants", "exports", "reminders"]
 
 
 def main(names: list[str]) -> None:

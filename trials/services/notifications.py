@@ -393,8 +393,17 @@ def digests_plan(now: datetime.datetime | None = None) -> int:
 
 
 def _due(now: datetime.datetime):  # type: ignore[no-untyped-def]
-    return Notification.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-        status=Status.PENDING, next_attempt_at__lte=now
+    return (
+        Notification.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(status=Status.PENDING, next_attempt_at__lte=now)
+        # What composing any kind reads, in the same query (only the claimed row is locked).
+        .select_related(
+            "recipient",
+            "trial__sponsor",
+            "participant__site",
+            "visit__participant__site",
+            "visit__participant__trial",
+        )
     )
 
 
