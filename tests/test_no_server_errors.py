@@ -4,6 +4,7 @@ A 500 is a bug: bad input must get a field error (or a 4xx), and leave nothing h
 """
 
 import itertools
+import uuid
 
 import pytest
 from django.urls import get_resolver, reverse
@@ -159,6 +160,7 @@ def world(
             "trial_code": "COMP360-TRD-P3",
             "site_code": "LON",
             "token": "no-such-token",
+            "job_id": uuid.UUID(int=1),  # no such export job
             "pk": None,
         },
         "pks": {
@@ -189,7 +191,7 @@ def _urls(world) -> list[str]:
                     if name.startswith("adverse")
                     else "facilitator"
                 ]
-            prefix = "api:" if name == "trial_eligibility" else ""
+            prefix = f"{pattern.namespace}:" if getattr(pattern, "namespace", None) else ""
             urls.append(reverse(prefix + name, kwargs=kwargs))
     return urls
 
