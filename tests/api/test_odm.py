@@ -1,6 +1,7 @@
 """GET /api/v1/trials/<code>/odm: CDISC ODM 1.3.2, valid against the official schema."""
 
 import datetime
+import gc
 import json
 import re
 import tracemalloc
@@ -317,6 +318,7 @@ def insert_participants(trial_site, by, count: int, first_number: int) -> None:
 
 def peak_memory_of(stream) -> int:
     """Peak Python memory while the stream is read chunk by chunk and thrown away."""
+    gc.collect()
     tracemalloc.start()
     try:
         for _ in stream:
@@ -337,4 +339,5 @@ def test_odm_memory_does_not_grow_with_the_trial(
     large = peak_memory_of(stream)
 
     assert stream.rows == 10_000
-    assert large < small * 1.5, (small, large)
+    # Four times the subjects: a document built in memory would need about four times as much.
+    assert large < small * 2, (small, large)
