@@ -8,7 +8,6 @@ key is logged in ExportRequest, a streamed file when its last row is written.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 from urllib import parse
 
@@ -24,14 +23,16 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import generics, serializers
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from trials import exports
+from trials.api import cursors
 from trials.api import schema as _schema  # noqa: F401  (registers the key's security scheme)
 from trials.api.serializers import ROW_SERIALIZERS, TrialSerializer
 from trials.api.streaming import export_request_log, stream_response
@@ -58,15 +59,31 @@ class ExportCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
-    def decode_cursor(self, request: Request) -> Any:
-        """DRF's cursor, strictly: anything but one of its own cursors is a 400."""
-        cursor = request.query_params.get(self.cursor_query_param)
-        if cursor is not None and not _is_cursor(cursor):
+    def encode_cursor(self, cursor: Cursor) -> str:
+        """DRF's cursor, sealed (trials/api/cursors.py): its position is a row's primary key."""
+        url = super().encode_cursor(cursor)
+        query = parse.parse_qs(parse.urlsplit(url).query)
+        plain = base64.b64decode(query[self.cursor_query_param][0]).decode("ascii")
+        return replace_query_param(url, self.cursor_query_param, cursors.seal(plain))
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """Only a cursor this server sealed is accepted; anything else is a 400."""
+        token = request.query_params.get(self.cursor_query_param)
+        if token is None:
+            return None
+        plain = cursors.unseal(token)
+        if plain is None or not _is_cursor(plain):
             raise ValidationError({"cursor": ["Invalid cursor."]})
+        tokens = parse.parse_qs(plain, keep_blank_values=True)
         try:
-            return super().decode_cursor(request)
-        except APIException:
+            offset = min(int(tokens.get("o", ["0"])[0]), self.offset_cutoff)
+        except ValueError:
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+        return Cursor(
+            offset=offset,
+            reverse=bool(int(tokens.get("r", ["0"])[0])),
+            position=tokens.get("p", [None])[0],
+        )
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -81,16 +98,17 @@ class TrialCursorPagination(ExportCursorPagination):
     ordering = ("code",)
 
 
-def _is_cursor(cursor: str) -> bool:
-    """Base64 of a query string of DRF's cursor keys (offset, reverse, position)."""
+def _is_cursor(plain: str) -> bool:
+    """A query string of DRF's cursor keys (offset, reverse, position)."""
     try:
-        tokens = parse.parse_qs(
-            base64.b64decode(cursor.encode("ascii"), validate=True).decode("ascii"),
-            strict_parsing=True,
-        )
-    except (binascii.Error, UnicodeError, ValueError):
+        tokens = parse.parse_qs(plain, strict_parsing=True)
+    except ValueError:
         return False
-    return bool(tokens) and set(tokens) <= {"o", "r", "p"}
+    return (
+        bool(tokens)
+        and set(tokens) <= {"o", "r", "p"}
+        and all(value.isdigit() for key in "or" for value in tokens.get(key, []))
+    )
 
 
 ERRORS = {
