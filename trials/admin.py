@@ -31,7 +31,7 @@ from trials.protocol import ProtocolError
 
 @admin.register(Sponsor)
 class SponsorAdmin(admin.ModelAdmin):
-    list_display = ["name", "safety_contact_email"]
+    list_display = ["name", "safety_contact_email", "export_profile"]
     search_fields = ["name"]
 
 
