@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import empty
@@ -28,6 +29,13 @@ def json_kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+        "nullable": True,
+        "description": "One value: a string (dates as YYYY-MM-DD), a number or true/false.",
+    }
+)
 class ScreeningValueField(serializers.Field):
     """One screening value as JSON sends it: a string, a number or true/false, never a structure.
 
