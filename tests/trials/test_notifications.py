@@ -21,6 +21,7 @@ from trials.models import (
     Notification,
     ParticipantContact,
     Visit,
+    VisitFacilitator,
 )
 from trials.pseudonyms import pseudonym
 from trials.services import (
@@ -236,15 +237,32 @@ def test_a_reminder_still_failing_when_the_visit_starts_is_closed_unsent(booked_
     assert Delivery.objects.filter(outcome="sent").count() == 0
 
 
-def test_the_reconciliation_plans_reminders_only_where_missing(booked_prep1):
-    planned = Notification.objects.filter(visit=booked_prep1).count()
+def test_the_reconciliation_plans_reminders_only_for_bookings_without_them(
+    booked_prep1, randomized_site_a, dosing_team_site_a, coordinator_site_a
+):
     Notification.objects.filter(visit=booked_prep1, kind=Kind.REMINDER_48H).update(
         status="cancelled"
     )
+    before = list(Notification.objects.filter(visit=booked_prep1).values())
+    # A booking written without its reminders (say, before reminders existed).
+    prep2 = Visit.objects.get(participant=randomized_site_a, event_code="PREP2")
+    Visit.objects.filter(pk=prep2.pk).update(
+        status="booked", starts_at=booked_prep1.starts_at + HOUR
+    )
+    VisitFacilitator.objects.create(
+        visit=prep2,
+        facilitator=dosing_team_site_a[0],
+        participant=randomized_site_a,
+        assigned_by=coordinator_site_a,
+    )
     at = booked_prep1.starts_at - 40 * HOUR
-    assert reminders_plan_upcoming(now=at) == 3  # the 24 h ones, already there and pending
-    assert Notification.objects.filter(visit=booked_prep1).count() == planned
-    assert Notification.objects.filter(visit=booked_prep1, status="cancelled").count() == 2
+    assert reminders_plan_upcoming(now=at) == 2  # 24 h: the facilitator and the participant
+    assert _rows(prep2) == [
+        ("participant_reminder", "participant", None, "pending"),
+        ("reminder_24h", "user", "facilitator_a1", "pending"),
+    ]
+    assert list(Notification.objects.filter(visit=booked_prep1).values()) == before
+    assert reminders_plan_upcoming(now=at) == 0
 
 
 def test_planning_again_changes_nothing(booked_prep1):

@@ -171,9 +171,18 @@ def reminders_plan_upcoming(now: datetime.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     made = 0
-    visits = Visit.objects.filter(
-        status=Visit.Status.BOOKED, starts_at__gt=now, starts_at__lte=now + PLANNING_HORIZON
-    ).select_related("participant")
+    planned = Notification.objects.filter(
+        visit=OuterRef("pk"), kind__in=REMINDER_KINDS, visit_starts_at=OuterRef("starts_at")
+    )
+    # Bookings whose reminders were never planned (the booking writes them; a visit booked
+    # before reminders existed, or by a path that forgot, has none for its time).
+    visits = (
+        Visit.objects.filter(
+            status=Visit.Status.BOOKED, starts_at__gt=now, starts_at__lte=now + PLANNING_HORIZON
+        )
+        .exclude(Exists(planned))
+        .select_related("participant")
+    )
     for visit in visits.iterator(chunk_size=500):
         made += len(_insert(_reminder_rows(visit, now)))
     return made
