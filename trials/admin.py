@@ -17,8 +17,11 @@ from trials.models import (
     Arm,
     ConsentFormVersion,
     Credential,
+    Delivery,
+    ExportRequest,
     Facilitator,
     Membership,
+    Notification,
     ProtocolVersion,
     Site,
     Sponsor,
@@ -182,3 +185,51 @@ class SponsorApiKeyAdmin(APIKeyModelAdmin):
     def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly if obj is None else (*readonly, "sponsor")  # a key never changes hands
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record the system writes: the data manager reads it, never changes it."""
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    fields = ["attempt", "attempted_at", "outcome", "sent_to", "subject", "error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """Reminders and alerts with every delivery attempt: where to look when one did not arrive."""
+
+    list_display = ["kind", "audience", "recipient", "participant", "due_at", "status", "attempts"]
+    list_filter = ["status", "kind", "audience"]
+    search_fields = ["key", "participant__study_id", "recipient__username"]
+    date_hierarchy = "due_at"
+    list_select_related = ["recipient", "participant"]
+    inlines = [DeliveryInline]
+
+
+@admin.register(ExportRequest)
+class ExportRequestAdmin(ReadOnlyAdmin):
+    """Every export a sponsor's key read: who, what, how many rows."""
+
+    list_display = ["started_at", "sponsor", "trial", "resource", "format", "rows", "status_code"]
+    list_filter = ["sponsor", "resource", "format"]
+    date_hierarchy = "started_at"
+    list_select_related = ["sponsor", "trial"]

@@ -58,8 +58,34 @@ def test_staff_without_permission_cannot_upload(client_of, db):
 
 @pytest.mark.parametrize(
     "model",
-    ["sponsor", "trial", "site", "trialsite", "membership", "facilitator", "protocolversion"],
+    [
+        "sponsor",
+        "trial",
+        "site",
+        "trialsite",
+        "membership",
+        "facilitator",
+        "protocolversion",
+        "notification",
+        "exportrequest",
+    ],
 )
 def test_admin_lists_open_for_the_data_manager(client_of, data_manager, model):
     response = client_of(data_manager).get(reverse(f"admin:trials_{model}_changelist"))
     assert response.status_code == 200
+
+
+def test_a_notification_and_its_deliveries_are_read_only_in_the_admin(
+    client_of, data_manager, booked_dosing_site_a
+):
+    from trials.models import Notification
+
+    notification = Notification.objects.filter(visit=booked_dosing_site_a).first()
+    client = client_of(data_manager)
+    page = client.get(reverse("admin:trials_notification_change", args=[notification.pk]))
+    assert page.status_code == 200 and notification.key in page.text
+    response = client.post(
+        reverse("admin:trials_notification_change", args=[notification.pk]), {"status": "sent"}
+    )
+    assert response.status_code == 403
+    assert Notification.objects.get(pk=notification.pk).status == "pending"
