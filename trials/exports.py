@@ -423,6 +423,15 @@ class ExportParamsSerializer(serializers.Serializer):
         if first and last and first > last:
             raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
         trial = self.context.get("trial")
+        if trial is not None and trial.sponsor.export_profile == Sponsor.ExportProfile.SAFE_HARBOR:
+            # Dates are years under Safe Harbor: a finer filter would reveal the day by bisection.
+            errors = {}
+            if first and (first.month, first.day) != (1, 1):
+                errors["date_from"] = ["Under the Safe Harbor profile, give a year: YYYY-01-01."]
+            if last and (last.month, last.day) != (12, 31):
+                errors["date_to"] = ["Under the Safe Harbor profile, give a year: YYYY-12-31."]
+            if errors:
+                raise serializers.ValidationError(errors)
         if attrs.get("site") and trial is not None:
             taking_part = TrialSite.objects.filter(trial=trial, site__code=attrs["site"])
             if not taking_part.exists():

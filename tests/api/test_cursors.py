@@ -4,6 +4,7 @@ import base64
 from urllib import parse
 
 import pytest
+from django.urls import reverse
 
 from tests.api.test_exports import url
 from trials.api import cursors
@@ -18,7 +19,8 @@ def test_a_cursor_does_not_carry_the_rows_primary_key(sponsor_client, export_dat
     page = sponsor_client.get(url("vitals"), {"page_size": 1}).json()
     token = _cursor(page["next"])
     first = VitalSign.objects.order_by("pk").first()
-    assert cursors.unseal(token) == f"p={first.pk}"  # what DRF would have shown in base64
+    path = reverse("api:trial_vitals", args=["COMP360-TRD-P3"])
+    assert cursors.unseal(token) == f"{path}\np={first.pk}"  # DRF would show it in base64
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     assert f"p={first.pk}".encode() not in raw
 
@@ -43,3 +45,18 @@ def test_a_cursor_not_sealed_here_is_a_400_naming_the_parameter(
     response = sponsor_client.get(url("vitals"), {"cursor": forged})
     assert response.status_code == 400
     assert list(response.json()) == ["cursor"]
+
+
+def test_a_cursor_from_another_endpoint_is_a_400(sponsor_client, export_data):
+    trials_page = sponsor_client.get(reverse("api:trial_list"), {"page_size": 1}).json()
+    vitals_page = sponsor_client.get(url("vitals"), {"page_size": 1}).json()
+    for link, other in (
+        (trials_page["next"], url("vitals")),
+        (vitals_page["next"], url("assessments")),
+    ):
+        if link is None:
+            continue
+        response = sponsor_client.get(other, {"cursor": _cursor(link)})
+        assert response.status_code == 400, link
+        assert list(response.json()) == ["cursor"]
+    assert vitals_page["next"] is not None

@@ -667,7 +667,9 @@ class ODMRenderer(BaseRenderer):
 
 def sponsor_trial_or_404(request: Request, code: str) -> tuple[Sponsor, Trial]:
     """The key's sponsor and one of its trials; another sponsor's trial is a 404."""
-    trial = get_object_or_404(Trial.objects.visible_to(request.user), code=code)
+    trial = get_object_or_404(
+        Trial.objects.visible_to(request.user).select_related("sponsor"), code=code
+    )
     return request.user.sponsor, trial
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
@@ -10,6 +11,8 @@ from django.utils import timezone
 
 from trials.exports import ExportStream
 from trials.models import ExportRequest, Sponsor, SponsorApiKey, Trial
+
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -47,11 +50,17 @@ def export_request_log(
 
 def logged_stream(stream: ExportStream, log: dict) -> Iterator[bytes]:
     """The stream's bytes; when it ends, or the client goes away, the request is logged."""
+    status_code = log.get("status_code", 200)
     try:
         yield from stream
+    except Exception:
+        # The client already has a 200 and part of the file: the log must not say it all went.
+        status_code = 500
+        logger.exception("Export stream failed after %s rows: %s", stream.rows, log)
+        raise
     finally:
         stream.close()
-        export_request_log(**log, rows=stream.rows)
+        export_request_log(**{**log, "status_code": status_code}, rows=stream.rows)
 
 
 def stream_response(

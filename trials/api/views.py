@@ -62,19 +62,25 @@ class ExportCursorPagination(CursorPagination):
     def encode_cursor(self, cursor: Cursor) -> str:
         """DRF's cursor, sealed (trials/api/cursors.py): its position is a row's primary key."""
         url = super().encode_cursor(cursor)
-        query = parse.parse_qs(parse.urlsplit(url).query)
-        plain = base64.b64decode(query[self.cursor_query_param][0]).decode("ascii")
-        return replace_query_param(url, self.cursor_query_param, cursors.seal(plain))
+        parts = parse.urlsplit(url)
+        plain = base64.b64decode(parse.parse_qs(parts.query)[self.cursor_query_param][0]).decode(
+            "ascii"
+        )
+        # Bound to its endpoint: a position means nothing on another resource's rows.
+        sealed = cursors.seal(f"{parts.path}\n{plain}")
+        return replace_query_param(url, self.cursor_query_param, sealed)
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         """Only a cursor this server sealed is accepted; anything else is a 400."""
         token = request.query_params.get(self.cursor_query_param)
         if token is None:
             return None
-        plain = cursors.unseal(token)
-        if plain is None or not _is_cursor(plain):
+        path, _, plain = (cursors.unseal(token) or "").partition("\n")
+        if path != request.path or not _is_cursor(plain):
             raise ValidationError({"cursor": ["Invalid cursor."]})
         tokens = parse.parse_qs(plain, keep_blank_values=True)
+        if self.ordering == ("pk",) and not all(p.isdigit() for p in tokens.get("p", [])):
+            raise ValidationError({"cursor": ["Invalid cursor."]})
         try:
             offset = min(int(tokens.get("o", ["0"])[0]), self.offset_cutoff)
         except ValueError:
@@ -167,7 +173,9 @@ class ExportView(SponsorApiView):
         return response
 
     def _export(self, request: Request, code: str, log: dict) -> Any:
-        trial = get_object_or_404(Trial.objects.visible_to(request.user), code=code)
+        trial = get_object_or_404(
+            Trial.objects.visible_to(request.user).select_related("sponsor"), code=code
+        )
         log["trial"] = trial
         params = exports.validate_params(trial=trial, params=request.query_params)
         sponsor = request.user.sponsor
