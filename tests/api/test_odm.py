@@ -178,9 +178,11 @@ def test_odm_subjects_are_known_by_pseudonym_only(sponsor_client, clinical_data,
 
     keys = document.xpath("//odm:SubjectData/@SubjectKey", namespaces=NS)
     secret = Sponsor.objects.get(pk=sponsor.pk).pseudonym_secret
-    assert keys == [pseudonym(secret, participant.pk), pseudonym(secret, candidate.pk)]
+    # The candidate never consented: counted in the screening log, absent from the ODM.
+    assert keys == [pseudonym(secret, participant.pk)]
     text = etree.tostring(document).decode()
     assert participant.study_id not in text and candidate.study_id not in text
+    assert pseudonym(secret, candidate.pk) not in text
 
 
 def test_odm_carries_the_clinical_data(sponsor_client, clinical_data):
@@ -283,7 +285,7 @@ def test_odm_download_is_logged_with_its_subject_count(sponsor_client, clinical_
 
     logged = ExportRequest.objects.get()
     assert (logged.sponsor, logged.resource, logged.format) == (sponsor, "odm", "xml")
-    assert (logged.status_code, logged.rows) == (200, 2)
+    assert (logged.status_code, logged.rows) == (200, 1)  # the consented participant
     assert logged.api_key is not None and logged.finished_at is not None
 
 
@@ -313,6 +315,15 @@ def insert_participants(trial_site, by, count: int, first_number: int) -> None:
                 first_number + count - 1,
             ],
         )
+        # Each consented: only consented participants' data are in the ODM.
+        cursor.execute(
+            "INSERT INTO trials_consent (participant_id, form_version_id, consented_at,"
+            " participant_confirmed, recorded_at, obtained_by_id, recorded_by_id, updated_at)"
+            " SELECT p.id, f.id, now(), true, now(), %s, %s, now()"
+            " FROM trials_participant p, trials_consentformversion f"
+            " WHERE p.study_id LIKE 'BULK-%%' AND p.number >= %s AND f.trial_id = %s",
+            [by.pk, by.pk, first_number, trial_site.trial_id],
+        )
         cursor.execute("SET session_replication_role = DEFAULT")
 
 
@@ -329,7 +340,7 @@ def peak_memory_of(stream) -> int:
 
 
 def test_odm_memory_does_not_grow_with_the_trial(
-    comp360_protocol, trial_site_b, coordinator_site_b, sponsor, trial
+    comp360_protocol, consent_form, trial_site_b, coordinator_site_b, sponsor, trial
 ):
     insert_participants(trial_site_b, coordinator_site_b, 2_500, 1)
     small = peak_memory_of(odm_stream(sponsor=sponsor, trial=trial))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -34,6 +34,7 @@ from trials.exports import ExportStream
 from trials.models import (
     AdverseEvent,
     Assessment,
+    Consent,
     DosingSession,
     Participant,
     ProtocolVersion,
@@ -620,8 +621,13 @@ def odm_stream(*, sponsor: Sponsor, trial: Trial) -> ExportStream:
 
 def _odm_chunks(stream: ExportStream, sponsor: Sponsor, trial: Trial) -> Iterator[bytes]:
     meta = Metadata.for_trial(trial, sponsor.export_profile)
+    # Clinical data of people who consented to the trial: a candidate screened out before
+    # consenting is counted in the screening log (the `screenings` resource), not sent here.
+    consented = Consent.objects.filter(participant=OuterRef("pk"))
     participants = _rows(
-        Participant.objects.filter(trial=trial).order_by("pk"), "id", "eligibility_data"
+        Participant.objects.filter(trial=trial).filter(Exists(consented)).order_by("pk"),
+        "id",
+        "eligibility_data",
     )
     sink = _Sink()
     now = timezone.now().astimezone(datetime.UTC).replace(microsecond=0)
