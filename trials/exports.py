@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import ExpressionWrapper, OuterRef, Q, Subquery
 from rest_framework import serializers
 
@@ -53,6 +53,8 @@ FORMATS = ("json", "csv", "ndjson")
 STREAM_FORMATS = ("csv", "ndjson", "json")
 CHUNK_SIZE = 2000
 STREAM_BUFFER = 64 * 1024
+# The COPY path's lookup of pseudonyms: a temporary table, dropped at commit.
+PSEUDONYM_TABLE = "dyad_export_pseudonyms"
 
 # --- columns -----------------------------------------------------------------------------------
 
@@ -74,7 +76,7 @@ class Column:
         if self.kind == "date":
             return _date_sql(ref, profile, is_time=is_time)
         if self.kind == "pseudonym":
-            return f"(%(pseudonyms)s::jsonb ->> {ref}::text)"
+            return f"(SELECT p.pseudonym FROM pg_temp.{PSEUDONYM_TABLE} p WHERE p.id = {ref})"
         return ref
 
 
@@ -666,19 +668,31 @@ def copy_sql(resource: Resource, context: ExportContext, queryset: models.QueryS
         for index, column in enumerate(columns)
     )
     # `%` outside the parameters is doubled before mogrify reads the placeholders.
-    outer = select.replace("%", "%%").replace("%%(pseudonyms)s", "%s")
-    needs_map = any(column.kind == "pseudonym" for column in columns)
-    params: list[Any] = [json.dumps(_pseudonym_map(context))] if needs_map else []
-    sql = f"SELECT {outer} FROM ({inner}) AS t({aliases})"
-    statement = connection.ops.compose_sql(sql, [*params, *inner_params])
+    sql = f"SELECT {select.replace('%', '%%')} FROM ({inner}) AS t({aliases})"
+    statement = connection.ops.compose_sql(sql, inner_params)
     return f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER)"
 
 
-def _pseudonym_map(context: ExportContext) -> dict[str, str]:
-    """Every participant of the trial by id, to their pseudonym: computed by trials.pseudonyms."""
-    ids = Participant.objects.filter(trial=context.trial).values_list("pk", flat=True)
-    secret = context.sponsor.pseudonym_secret
-    return {str(pk): pseudonym(secret, pk) for pk in ids.iterator(chunk_size=10_000)}
+def load_pseudonyms(cursor: Any, context: ExportContext) -> None:
+    """The trial's pseudonyms (trials.pseudonyms) in a temporary table of this transaction.
+
+    Written with COPY FROM, never as SQL text, so the link between internal ids and
+    pseudonyms appears in no query log; read in chunks, so memory stays flat.
+    """
+    # Dropped at commit; dropped here too for a second export in the same transaction.
+    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{PSEUDONYM_TABLE}")
+    cursor.execute(
+        f"CREATE TEMP TABLE {PSEUDONYM_TABLE} (id bigint PRIMARY KEY, pseudonym text NOT NULL)"
+        " ON COMMIT DROP"
+    )
+    secret, last = context.sponsor.pseudonym_secret, 0
+    participants = Participant.objects.filter(trial=context.trial).order_by("pk")
+    while ids := list(participants.filter(pk__gt=last).values_list("pk", flat=True)[:10_000]):
+        with cursor.copy(f"COPY {PSEUDONYM_TABLE} (id, pseudonym) FROM STDIN") as copy:
+            for pk in ids:
+                copy.write_row((pk, pseudonym(secret, pk)))
+        last = ids[-1]
+    cursor.execute(f"ANALYZE {PSEUDONYM_TABLE}")
 
 
 def _copy_csv(
@@ -690,15 +704,22 @@ def _copy_csv(
 ) -> Iterator[bytes]:
     context = export_context(sponsor=sponsor, trial=trial)
     statement = copy_sql(resource, context, filtered_queryset(resource, trial, params))
-    connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
-        buffer = bytearray()
-        with cursor.copy(statement) as copy:
-            for data in copy:
-                buffer += data
-                if len(buffer) >= STREAM_BUFFER:
-                    yield bytes(buffer)
-                    buffer.clear()
-        if buffer:
-            yield bytes(buffer)
-        stream.rows = max(cursor.rowcount, 0)
+    outermost = not connection.in_atomic_block
+    # One transaction for the pseudonym table and the rows; one snapshot for both, so a
+    # participant added in between cannot appear without a pseudonym.
+    with transaction.atomic():
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            if outermost:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            load_pseudonyms(cursor, context)
+            buffer = bytearray()
+            with cursor.copy(statement) as copy:
+                for data in copy:
+                    buffer += data
+                    if len(buffer) >= STREAM_BUFFER:
+                        yield bytes(buffer)
+                        buffer.clear()
+            if buffer:
+                yield bytes(buffer)
+            stream.rows = max(cursor.rowcount, 0)
