@@ -75,8 +75,8 @@ class Column:
             return f"NULLIF(array_to_string({ref}, ';'), '')"
         if self.kind == "date":
             return _date_sql(ref, profile, is_time=is_time)
-        if self.kind == "pseudonym":
-            return f"(SELECT p.pseudonym FROM pg_temp.{PSEUDONYM_TABLE} p WHERE p.id = {ref})"
+        if self.kind == "pseudonym":  # joined by copy_sql as `{ref}_p`
+            return f"{ref.replace('.', '_')}_p.pseudonym"
         return ref
 
 
@@ -89,12 +89,9 @@ def _date_sql(ref: str, profile: str, *, is_time: bool) -> str:
     utc = f"({ref} AT TIME ZONE 'UTC')"
     if profile == SAFE_HARBOR:
         return f"to_char({utc}, 'YYYY')"
-    # Python's isoformat() writes microseconds only when there are some.
-    return (
-        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        f" || CASE WHEN extract(microseconds FROM {utc})::int % 1000000 <> 0"
-        f" THEN to_char({utc}, '.US') ELSE '' END || 'Z'"
-    )
+    # Python's isoformat() writes microseconds only when there are some: one to_char, then
+    # drop an all-zero fraction (cheaper than a second to_char and an extract per value).
+    return f"replace(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z'"
 
 
 def is_time_column(model: type[models.Model], path: str) -> bool:
@@ -658,17 +655,25 @@ def _python_csv(stream: ExportStream, resource: Resource, rows: Iterator[dict]) 
 
 def copy_sql(resource: Resource, context: ExportContext, queryset: models.QuerySet) -> str:
     """The COPY statement of a resource's CSV, every column reduced in the SELECT."""
-    inner, inner_params = row_values(resource, queryset).query.sql_with_params()
+    # The primary key comes last (`ck`), to keep the rows in their order through the join.
+    sources = [column.source for column in resource.columns] + list(resource.hidden_sources)
+    inner, inner_params = queryset.values_list(*sources, "pk").query.sql_with_params()
     columns = resource.columns_for(context)
-    aliases = ", ".join(f"c{index}" for index in range(len(columns)))
+    hidden = [f"h{index}" for index in range(len(resource.hidden_sources))]
+    aliases = ", ".join([*(f"c{index}" for index in range(len(columns))), *hidden, "ck"])
     model = resource.model()
     select = ", ".join(
         column.sql(f"t.c{index}", context.profile, is_time=is_time_column(model, column.source))
         + f' AS "{column.name}"'
         for index, column in enumerate(columns)
     )
+    joins = "".join(
+        f" LEFT JOIN pg_temp.{PSEUDONYM_TABLE} AS t_c{index}_p ON t_c{index}_p.id = t.c{index}"
+        for index, column in enumerate(columns)
+        if column.kind == "pseudonym"
+    )
     # `%` outside the parameters is doubled before mogrify reads the placeholders.
-    sql = f"SELECT {select.replace('%', '%%')} FROM ({inner}) AS t({aliases})"
+    sql = f"SELECT {select.replace('%', '%%')} FROM ({inner}) AS t({aliases}){joins} ORDER BY t.ck"
     statement = connection.ops.compose_sql(sql, inner_params)
     return f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER)"
 
