@@ -3,9 +3,13 @@
 import datetime
 import json
 import logging
+import os
+import threading
 
 import pytest
 from celery import current_app
+from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
@@ -57,7 +61,7 @@ def expected_ndjson(sponsor, trial, resource="vitals") -> bytes:
 
 
 def test_a_job_is_queued_after_commit(
-    sponsor_client, clinical_data, sent, django_capture_on_commit_callbacks
+    sponsor_client, clinical_data, sent, sponsor, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"})
@@ -68,7 +72,8 @@ def test_a_job_is_queued_after_commit(
     assert response["Location"].endswith(f"/exports/{job.pk}")
     assert len(callbacks) == 1
     assert sent == [("trials.api.jobs.export_job_run", [str(job.pk)])]
-    assert (job.resource, job.format, job.params) == ("vitals", "ndjson", {})
+    assert (job.resource, job.format) == ("vitals", "ndjson")
+    assert job.params == {"profile": sponsor.export_profile} and job.attempts == 0
 
 
 def test_the_job_keeps_the_listing_filters(sponsor_client, clinical_data, sent):
@@ -183,23 +188,98 @@ def test_a_csv_job_holds_no_identity(sponsor_client, clinical_data, sent):
     assert leaked == {}
 
 
-def test_running_a_job_twice_leaves_one_correct_file(
-    sponsor_client, clinical_data, sent, sponsor, trial, export_root
+@pytest.fixture
+def stream_calls(monkeypatch):
+    """The exports streamed by job runs (one per run that did the work)."""
+    calls = []
+    real_stream = exports.export_stream
+
+    def counting(**kwargs):
+        calls.append(kwargs["resource"])
+        return real_stream(**kwargs)
+
+    monkeypatch.setattr(exports, "export_stream", counting)
+    return calls
+
+
+def make_stale(job_id, attempts):
+    """As if the job's worker was lost: running since before the stale limit."""
+    long_ago = timezone.now() - export_jobs.STALE_RUNNING_AFTER - datetime.timedelta(minutes=1)
+    ExportJob.objects.filter(pk=job_id).update(
+        status="running", started_at=long_ago, attempts=attempts
+    )
+
+
+def test_a_job_is_claimed_once(sponsor_client, clinical_data, sent):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+    now = timezone.now()
+
+    assert export_jobs.export_job_claim(job_id=job_id, now=now) is True
+    assert export_jobs.export_job_claim(job_id=job_id, now=now) is False
+
+    job = ExportJob.objects.get(pk=job_id)
+    assert (job.status, job.attempts, job.started_at) == ("running", 1, now)
+
+
+def test_two_runs_at_once_write_the_export_once(
+    transactional_db, sponsor_client, clinical_data, sent, sponsor, trial, export_root, stream_calls
 ):
     job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
+    start = threading.Barrier(2)
+    errors = []
 
-    jobs.export_job_run(job_id)
-    ExportJob.objects.filter(pk=job_id).update(status="running")  # as if redelivered
-    jobs.export_job_run(job_id)
+    def run():
+        try:
+            start.wait()
+            jobs.export_job_run(job_id)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
 
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == [] and stream_calls == ["vitals"]
+    job = ExportJob.objects.get(pk=job_id)
+    assert (job.status, job.attempts, job.rows_written) == ("done", 1, 2)
     assert [p.name for p in export_root.iterdir()] == [f"{job_id}.ndjson"]
     assert (export_root / f"{job_id}.ndjson").read_bytes() == expected_ndjson(sponsor, trial)
-    assert ExportJob.objects.get(pk=job_id).status == "done"
 
 
-def test_a_run_after_a_crash_mid_way_replaces_the_partial_file(
-    sponsor_client, clinical_data, sent, sponsor, trial, export_root, monkeypatch
+def test_a_done_job_is_never_run_again(
+    sponsor_client, clinical_data, sent, export_root, stream_calls
 ):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
+    jobs.export_job_run(job_id)
+    file = export_root / f"{job_id}.ndjson"
+    written = (file.read_bytes(), file.stat().st_mtime_ns)
+    before = ExportJob.objects.values().get(pk=job_id)
+
+    assert jobs.export_job_run(job_id) == "done"  # a duplicate or redelivered message
+
+    assert ExportJob.objects.values().get(pk=job_id) == before
+    assert (file.read_bytes(), file.stat().st_mtime_ns) == written
+    assert stream_calls == ["vitals"]
+    assert sponsor_client.get(f"{URL}/{job_id}/file").status_code == 200
+
+
+def test_a_message_redelivered_while_the_job_runs_does_nothing(
+    sponsor_client, clinical_data, sent, export_root, stream_calls
+):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
+    assert export_jobs.export_job_claim(job_id=job_id, now=timezone.now())
+
+    assert jobs.export_job_run(job_id) == "running"
+
+    assert stream_calls == [] and not export_root.exists()
+    assert ExportJob.objects.get(pk=job_id).attempts == 1
+
+
+def test_a_failed_job_stays_failed(sponsor_client, clinical_data, sent, export_root, monkeypatch):
     job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
     real_stream = exports.export_stream
 
@@ -208,40 +288,143 @@ def test_a_run_after_a_crash_mid_way_replaces_the_partial_file(
 
         def chunks(stream):
             yield next(real)[:10]
-            raise OSError("worker lost")
+            raise OSError("disk full")
 
         return exports.ExportStream(chunks)
 
     monkeypatch.setattr(exports, "export_stream", crashing)
     with pytest.raises(OSError):
         jobs.export_job_run(job_id)
-    assert ExportJob.objects.get(pk=job_id).status == "failed"
-    assert sponsor_client.get(f"{URL}/{job_id}/file").status_code == 404
     monkeypatch.setattr(exports, "export_stream", real_stream)
 
-    jobs.export_job_run(job_id)
+    assert jobs.export_job_run(job_id) == "failed"  # a duplicate message
+    job = ExportJob.objects.get(pk=job_id)
+    assert (job.status, job.error) == ("failed", "OSError: the export could not be written.")
+    assert sponsor_client.get(f"{URL}/{job_id}/file").status_code == 404
+    assert list(export_root.iterdir()) == []
 
+
+def test_a_run_after_a_lost_worker_replaces_its_partial_file(
+    sponsor_client, clinical_data, sent, sponsor, trial, export_root
+):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
+    make_stale(job_id, attempts=1)
+    export_root.mkdir()
+    partial = export_root / f"{job_id}.ndjson.dead{export_jobs.PART_SUFFIX}"
+    partial.write_bytes(b'{"partic')
+    long_ago = (timezone.now() - export_jobs.STALE_RUNNING_AFTER * 2).timestamp()
+    os.utime(partial, (long_ago, long_ago))
+
+    assert jobs.export_job_run(job_id) == "done"
+    export_jobs.export_jobs_resume()
+
+    assert ExportJob.objects.get(pk=job_id).attempts == 2
     assert [p.name for p in export_root.iterdir()] == [f"{job_id}.ndjson"]
     assert (export_root / f"{job_id}.ndjson").read_bytes() == expected_ndjson(sponsor, trial)
 
 
-def test_progress_is_written_while_the_job_runs(sponsor_client, clinical_data, sent, monkeypatch):
+def test_a_job_whose_worker_is_lost_three_times_fails(
+    sponsor_client, clinical_data, sent, stream_calls
+):
     job_id = post_job(sponsor_client, {"resource": "vitals", "format": "ndjson"}).json()["id"]
+    make_stale(job_id, attempts=export_jobs.MAX_ATTEMPTS)
+
+    assert jobs.export_job_run(job_id) == "failed"
+
+    job = ExportJob.objects.get(pk=job_id)
+    assert "after 3 attempts" in job.error and job.finished_at is not None
+    assert stream_calls == []
+
+
+def test_resume_fails_exhausted_jobs_and_sends_the_others_again(
+    sponsor_client, clinical_data, sent
+):
+    exhausted = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+    lost = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+    make_stale(exhausted, attempts=export_jobs.MAX_ATTEMPTS)
+    make_stale(lost, attempts=1)
+    sent.clear()
+
+    assert export_jobs.export_jobs_resume() == 1
+
+    assert sent == [("trials.api.jobs.export_job_run", [lost])]
+    job = ExportJob.objects.get(pk=exhausted)
+    assert job.status == "failed" and "after 3 attempts" in job.error
+    assert ExportJob.objects.get(pk=lost).status == "running"
+
+
+def test_removing_stale_parts_tolerates_a_file_vanishing(export_root, monkeypatch):
+    export_root.mkdir()
+    (export_root / f"gone{export_jobs.PART_SUFFIX}").write_bytes(b"x")
+    real_stat = export_jobs.Path.stat
+
+    def vanished(path, *args, **kwargs):
+        if path.name.endswith(export_jobs.PART_SUFFIX):
+            raise FileNotFoundError(path)
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(export_jobs.Path, "stat", vanished)
+
+    export_jobs._remove_stale_parts(timezone.now())
+
+
+def test_the_task_time_limits_follow_the_setting():
+    assert jobs.TIME_LIMIT == settings.EXPORT_TASK_TIME_LIMIT
+    assert jobs.export_job_run.time_limit == settings.EXPORT_TASK_TIME_LIMIT
+    limit = datetime.timedelta(seconds=settings.EXPORT_TASK_TIME_LIMIT)
+    assert limit < export_jobs.STALE_RUNNING_AFTER
+
+
+def test_a_file_is_gone_once_the_sponsor_changes_export_profile(
+    sponsor_client, clinical_data, sent, sponsor
+):
+    sponsor.export_profile = "limited"
+    sponsor.save()
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": "csv"}).json()["id"]
+    jobs.export_job_run(job_id)
+    assert ExportJob.objects.get(pk=job_id).params["profile"] == "limited"
+    assert sponsor_client.get(f"{URL}/{job_id}/file").status_code == 200
+
+    sponsor.export_profile = "safe_harbor"
+    sponsor.save()
+
+    response = sponsor_client.get(f"{URL}/{job_id}/file")
+    assert response.status_code == 410
+    assert "limited export profile" in response.json()["detail"]
+    assert sponsor_client.get(f"{URL}/{job_id}").json()["file_url"] is None
+
+
+@pytest.fixture
+def progress_seen(monkeypatch):
+    """The job's (rows_written, status) after each progress write, saved every row."""
     monkeypatch.setattr(export_jobs, "PROGRESS_EVERY", 1)
     monkeypatch.setattr(exports, "STREAM_BUFFER", 1)
     seen = []
-    update = export_jobs.ExportJob.objects.filter
+    save = export_jobs._save_progress
 
-    def spy(*args, **kwargs):
-        queryset = update(*args, **kwargs)
-        seen.append(ExportJob.objects.values_list("rows_written", "rows_total").get(pk=job_id))
-        return queryset
+    def spy(progress_db, job_id, started_at, rows):
+        save(progress_db, job_id, started_at, rows)
+        with progress_db.cursor() as cursor:  # the test's own connection may be in the COPY
+            table = ExportJob._meta.db_table
+            cursor.execute(f"SELECT rows_written, status FROM {table} WHERE id = %s", [job_id])
+            seen.append(cursor.fetchone())
 
-    monkeypatch.setattr(export_jobs.ExportJob.objects, "filter", spy)
+    monkeypatch.setattr(export_jobs, "_save_progress", spy)
+    return seen
+
+
+# Progress is saved on a connection of its own (the job's may be in a COPY): committed data.
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+def test_progress_is_written_while_the_job_runs(
+    transactional_db, sponsor_client, clinical_data, sent, progress_seen, fmt
+):
+    job_id = post_job(sponsor_client, {"resource": "vitals", "format": fmt}).json()["id"]
 
     jobs.export_job_run(job_id)
 
-    assert (1, 2) in seen
+    assert (1, "running") in progress_seen
+    job = ExportJob.objects.get(pk=job_id)
+    assert (job.status, job.rows_written, job.rows_total) == ("done", 2, 2)
 
 
 def test_a_queued_job_is_not_downloadable(sponsor_client, clinical_data, sent):

@@ -20,7 +20,7 @@ from rest_framework.decorators import (
     permission_classes,
     renderer_classes,
 )
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import APIException, NotFound, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -33,7 +33,7 @@ from trials.models import ExportJob
 from trials.services import export_jobs
 
 # Longer than other tasks: a whole trial may take a while. Below the broker's visibility timeout.
-TIME_LIMIT = getattr(settings, "EXPORT_TASK_TIME_LIMIT", 3300)
+TIME_LIMIT = settings.EXPORT_TASK_TIME_LIMIT
 
 
 @shared_task(
@@ -43,7 +43,7 @@ TIME_LIMIT = getattr(settings, "EXPORT_TASK_TIME_LIMIT", 3300)
     soft_time_limit=TIME_LIMIT - 60,
 )
 def export_job_run(job_id: str) -> str:
-    """Write one export job's file (idempotent: a second run leaves one correct file)."""
+    """Write one export job's file, once: a duplicate message finds the job claimed."""
     return export_jobs.export_job_run(job_id=job_id).status
 
 
@@ -61,6 +61,16 @@ class JSONBodyParser(JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - nested too deeply.") from None
+
+
+class ExportGone(APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "gone"
+
+
+def profile_changed(job: ExportJob) -> bool:
+    """The file was written under another export profile than the sponsor's current one."""
+    return job.params.get("profile") != job.sponsor.export_profile
 
 
 class ExportJobSerializer(serializers.ModelSerializer):
@@ -95,7 +105,9 @@ class ExportJobSerializer(serializers.ModelSerializer):
         return self._path(job, "trial_export_job")
 
     def get_file_url(self, job: ExportJob) -> str | None:
-        return self._path(job, "trial_export_job_file") if job.status == "done" else None
+        if job.status != ExportJob.Status.DONE or profile_changed(job):
+            return None
+        return self._path(job, "trial_export_job_file")
 
 
 JOB_REQUEST = inline_serializer(
@@ -175,6 +187,9 @@ class AnyFileRenderer(BaseRenderer):
             OpenApiTypes.BINARY, description="The NDJSON file."
         ),
         404: OpenApiResponse(description="No such job, or its file is not ready."),
+        410: OpenApiResponse(
+            description="The file was written under another export profile than the sponsor's."
+        ),
     },
     tags=["exports"],
 )
@@ -188,6 +203,12 @@ def trial_export_job_file(request: Request, code: str, job_id: Any) -> FileRespo
     path = export_jobs.export_job_path(job)
     if job.status != ExportJob.Status.DONE or not path.exists():
         raise NotFound(f"The export is {job.get_status_display().lower()}, not ready to download.")
+    if profile_changed(job):
+        raise ExportGone(
+            f"This file was written under the {job.params.get('profile') or 'an earlier'} export"
+            f" profile; the sponsor's profile is now {job.sponsor.export_profile}."
+            " Start a new export."
+        )
     content_type = "text/csv" if job.format == "csv" else "application/x-ndjson"
     name = f"{job.trial.code}-{job.resource}.{job.format}"
     response = FileResponse(

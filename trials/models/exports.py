@@ -68,6 +68,7 @@ class ExportJob(models.Model):
     file_name = models.CharField(max_length=300, blank=True)
     file_size = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

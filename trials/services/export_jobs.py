@@ -1,24 +1,27 @@
 """Background export jobs: a sponsor asks for a large export, a worker writes it to a file.
 
 A job is a row first and a Celery message second: the message is sent after the row commits,
-and a lost one (Redis down, worker killed) is found again by `export_jobs_resume`. Running a
-job is idempotent: each run writes its own temporary file and renames it over the final name
-only when complete, so two runs, or a run after a crash, leave one correct file.
+and a lost one (Redis down, worker killed) is found again by `export_jobs_resume`. A run
+first claims the job in one UPDATE, so duplicate messages run it once and a finished job is
+never run again; a job whose worker keeps dying fails after MAX_ATTEMPTS. Each run writes its
+own temporary file and renames it over the final name only when complete.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
 import secrets
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -33,8 +36,11 @@ TASK_NAME = "trials.api.jobs.export_job_run"
 PROGRESS_EVERY = 5000
 # A queued job still waiting after this long lost its message: send it again.
 RESUME_AFTER = datetime.timedelta(minutes=5)
-# A running job not finished after this long lost its worker (above the task's time limit).
-STALE_RUNNING_AFTER = datetime.timedelta(minutes=70)
+# A running job not finished after this long lost its worker: the task's hard time limit
+# (trials/api/jobs.py) has killed it by then.
+STALE_RUNNING_AFTER = datetime.timedelta(seconds=settings.EXPORT_TASK_TIME_LIMIT + 600)
+# Runs started (claimed) before a job is given up as failed: a worker lost every time.
+MAX_ATTEMPTS = 3
 PART_SUFFIX = ".part"
 
 
@@ -78,6 +84,7 @@ def export_job_create(
 ) -> ExportJob:
     """Validate a job request, save the job, and queue it once the row has committed."""
     resource, fmt, params = _clean(trial, data)
+    params["profile"] = sponsor.export_profile
     with transaction.atomic():
         job = ExportJob(
             sponsor=sponsor,
@@ -109,28 +116,64 @@ def export_job_path(job: ExportJob) -> Path:
     return Path(settings.EXPORT_ROOT) / f"{job.pk}.{job.format}"
 
 
-def export_job_run(*, job_id: Any) -> ExportJob:
-    """Write the job's file; safe to run again, or at once in two workers."""
-    job = ExportJob.objects.select_related("sponsor", "trial").get(pk=job_id)
-    final = export_job_path(job)
-    if job.status == ExportJob.Status.DONE and final.exists():
-        return job
-    now = timezone.now()
-    ExportJob.objects.filter(pk=job.pk).update(
-        status=ExportJob.Status.RUNNING, started_at=now, rows_written=0, error=""
+def _claimable(now: datetime.datetime) -> Q:
+    stale = Q(status=ExportJob.Status.RUNNING, started_at__lt=now - STALE_RUNNING_AFTER)
+    return Q(status=ExportJob.Status.QUEUED) | stale
+
+
+def _exhausted_error() -> str:
+    return f"Gave up after {MAX_ATTEMPTS} attempts: the worker was lost every time."
+
+
+def export_job_claim(*, job_id: Any, now: datetime.datetime) -> bool:
+    """Take a queued (or stale running) job for this run; False when another run has it."""
+    # One UPDATE: of two runs at once, PostgreSQL lets exactly one match the row.
+    return (
+        ExportJob.objects.filter(_claimable(now), pk=job_id, attempts__lt=MAX_ATTEMPTS).update(
+            status=ExportJob.Status.RUNNING,
+            started_at=now,
+            attempts=F("attempts") + 1,
+            rows_written=0,
+            error="",
+            finished_at=None,
+        )
+        == 1
     )
+
+
+def _give_up(jobs: Any, now: datetime.datetime) -> int:
+    """Fail the claimable jobs that have used every attempt."""
+    exhausted = jobs.filter(_claimable(now), attempts__gte=MAX_ATTEMPTS)
+    return exhausted.update(
+        status=ExportJob.Status.FAILED, error=_exhausted_error(), finished_at=now
+    )
+
+
+def export_job_run(*, job_id: Any) -> ExportJob:
+    """Claim the job and write its file; a run that cannot claim it does nothing."""
+    now = timezone.now()
+    if not export_job_claim(job_id=job_id, now=now):
+        if _give_up(ExportJob.objects.filter(pk=job_id), now):
+            logger.error("Export job %s failed after %s attempts", job_id, MAX_ATTEMPTS)
+        return ExportJob.objects.get(pk=job_id)
+    job = ExportJob.objects.select_related("sponsor", "trial").get(pk=job_id)
+    # Later writes go through `mine`: a run taken over as stale cannot touch the new one's row.
+    mine = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING, started_at=now)
+    final = export_job_path(job)
     try:
-        rows, size = _write(job, final)
+        rows, size = _write(job, mine, final)
     except Exception as error:
         logger.exception("Export job %s failed", job.pk)
-        ExportJob.objects.filter(pk=job.pk).update(
+        mine.update(
             status=ExportJob.Status.FAILED,
             error=f"{type(error).__name__}: the export could not be written.",
             finished_at=timezone.now(),
         )
         raise
-    ExportJob.objects.filter(pk=job.pk).update(
+    mine.update(
         status=ExportJob.Status.DONE,
+        # The profile the file was written under, which downloads are checked against.
+        params=job.params | {"profile": job.sponsor.export_profile},
         rows_written=rows,
         rows_total=rows,
         file_name=final.name,
@@ -141,24 +184,27 @@ def export_job_run(*, job_id: Any) -> ExportJob:
     return job
 
 
-def _write(job: ExportJob, final: Path) -> tuple[int, int]:
+def _write(job: ExportJob, mine: Any, final: Path) -> tuple[int, int]:
+    started_at = job.started_at
     definition = exports.RESOURCES[job.resource]
     params = exports.validate_params(trial=job.trial, params=job.params)
     total = exports.filtered_queryset(definition, job.trial, params).count()
-    ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
+    mine.update(rows_total=total)
     final.parent.mkdir(parents=True, exist_ok=True)
     part = final.with_name(f"{final.name}.{secrets.token_hex(4)}{PART_SUFFIX}")
     stream = exports.export_stream(
         sponsor=job.sponsor, trial=job.trial, resource=job.resource, fmt=job.format, params=params
     )
-    reported = 0
+    reported = lines = 0
     try:
-        with part.open("wb") as file:
+        with part.open("wb") as file, _progress_saver(job, started_at) as save_progress:
             for chunk in stream:
                 file.write(chunk)
-                if stream.rows - reported >= PROGRESS_EVERY:
-                    reported = stream.rows
-                    ExportJob.objects.filter(pk=job.pk).update(rows_written=reported)
+                lines += chunk.count(b"\n")
+                written = _rows_so_far(job.format, stream.rows, lines, total)
+                if written - reported >= PROGRESS_EVERY:
+                    reported = written
+                    save_progress(reported)
             file.flush()
             os.fsync(file.fileno())
         os.replace(part, final)  # atomic: a reader sees the old file or the whole new one
@@ -167,9 +213,43 @@ def _write(job: ExportJob, final: Path) -> tuple[int, int]:
     return stream.rows, final.stat().st_size
 
 
+@contextlib.contextmanager
+def _progress_saver(
+    job: ExportJob, started_at: datetime.datetime
+) -> Iterator[Callable[[int], None]]:
+    """Saves rows_written while the export streams, on a database connection of its own."""
+    # The run's own connection is busy: a CSV is read with COPY, and no other statement can be
+    # sent on a connection until its COPY ends. This one commits each UPDATE (autocommit).
+    progress_db = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        yield lambda rows: _save_progress(progress_db, job.pk, started_at, rows)
+    finally:
+        progress_db.close()
+
+
+def _save_progress(progress_db: Any, job_id: Any, started_at: datetime.datetime, rows: int) -> None:
+    table = progress_db.ops.quote_name(ExportJob._meta.db_table)
+    with progress_db.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET rows_written = %s"
+            " WHERE id = %s AND status = %s AND started_at = %s",
+            [rows, job_id, ExportJob.Status.RUNNING.value, started_at],
+        )
+
+
+def _rows_so_far(fmt: str, rows: int, lines: int, total: int) -> int:
+    """Rows written so far; a CSV written by COPY counts its rows only at the end."""
+    if fmt != "csv":
+        return rows
+    # Lines minus the header; a quoted value may hold a newline, hence the cap.
+    return min(max(lines - 1, 0), total)
+
+
 def export_jobs_resume(*, now: datetime.datetime | None = None) -> int:
     """Send again the jobs whose message was lost; clear stale temporary files. For beat."""
     now = now or timezone.now()
+    if failed := _give_up(ExportJob.objects.all(), now):
+        logger.error("%s export jobs failed after %s attempts", failed, MAX_ATTEMPTS)
     lost = ExportJob.objects.filter(
         Q(status=ExportJob.Status.QUEUED, created_at__lt=now - RESUME_AFTER)
         | Q(status=ExportJob.Status.RUNNING, started_at__lt=now - STALE_RUNNING_AFTER)
@@ -185,5 +265,6 @@ def _remove_stale_parts(now: datetime.datetime) -> None:
         return
     cutoff = now.timestamp() - STALE_RUNNING_AFTER.total_seconds()
     for part in root.glob(f"*{PART_SUFFIX}"):
-        if part.stat().st_mtime < min(cutoff, time.time()):
-            part.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # its run renamed or removed it meanwhile
+            if part.stat().st_mtime < min(cutoff, time.time()):
+                part.unlink(missing_ok=True)
