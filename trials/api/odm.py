@@ -414,34 +414,13 @@ def _streams(trial: Trial) -> dict[str, _Merged]:
         "participant_id", "onset_at", "pk"
     )
     return {
-        "dosing": _Merged(
-            _rows(
-                dosing,
-                "participant_id",
-                "visit__event_code",
-                "status",
-                "route",
-                "washout_days",
-                "pregnancy_test",
-                "predose_systolic",
-                "predose_diastolic",
-                "predose_heart_rate",
-                "predose_temperature",
-                "dosed_at",
-                "supplemental_dosed_at",
-                "ended_at",
-            )
-        ),
+        "dosing": _Merged(_rows(dosing, "participant_id", "visit__event_code", *DOSING_FIELDS)),
         "vitals": _Merged(
             _rows(
                 vitals,
                 "participant_id",
                 "dosing_session__visit__event_code",
-                "measured_at",
-                "systolic",
-                "diastolic",
-                "heart_rate",
-                "temperature",
+                *VITALS_FIELDS,
             )
         ),
         "assessment": _Merged(
