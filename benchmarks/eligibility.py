@@ -12,8 +12,9 @@ from benchmarks.harness import best_of, report
 from screening import rules
 from screening.eligibility import evaluator_for
 from screening.models import Screening, Verdict
-from trials.models import Participant, Site, TrialSite
-from trials.services import protocol_load
+from trials.participants.models import Participant
+from trials.study.models import Site, TrialSite
+from trials.study.services import protocol_load
 
 CANDIDATES = 10_000
 PROTOCOL = Path(__file__).resolve().parents[1] / "trials" / "protocols" / "mapp1.yaml"

@@ -9,9 +9,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from benchmarks.harness import Timing, best_of, report
-from trials import exports
-from trials.models import Site, Sponsor, Trial, TrialSite
-from trials.services import protocol_load
+from trials.sponsor_api import exports
+from trials.study.models import Site, Sponsor, Trial, TrialSite
+from trials.study.services import protocol_load
 
 PARTICIPANTS = 20_000
 VITALS_PER_SESSION = 10

@@ -14,7 +14,7 @@ from django.urls import path, reverse
 
 from benchmarks.harness import Timing, best_of, report
 from registry import urls as registry_urls
-from trials.models import Participant
+from trials.participants.models import Participant
 
 PARTICIPANTS = 20_000
 TRIAL = "COMP360-TRD-P3"

@@ -17,8 +17,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from benchmarks.harness import Timing, report
-from trials.models import Notification, Participant, Site, Trial
-from trials.services.notifications import notifications_send_due
+from trials.notifications.models import Notification
+from trials.notifications.services import notifications_send_due
+from trials.participants.models import Participant
+from trials.study.models import Site, Trial
 
 SMALL, LARGE = 1_000, 1_000_000
 VISITS_PER_PARTICIPANT = 8

@@ -4,11 +4,11 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from screening import api as screening_api
-from trials.api import fhir as fhir_api
-from trials.api import jobs as jobs_api
-from trials.api import odm as odm_api
-from trials.api import views as export_api
-from trials.exports import RESOURCES
+from trials.sponsor_api import api as export_api
+from trials.sponsor_api import fhir as fhir_api
+from trials.sponsor_api import jobs as jobs_api
+from trials.sponsor_api import odm as odm_api
+from trials.sponsor_api.exports import RESOURCES
 
 app_name = "api"
 

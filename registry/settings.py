@@ -84,7 +84,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# The longest task: a background export of a whole trial (trials/api/jobs.py).
+# The longest task: a background export of a whole trial (trials/sponsor_api/jobs.py).
 EXPORT_TASK_TIME_LIMIT = 3600
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Above the longest task's hard limit, so a running task is never delivered twice.
@@ -101,12 +101,16 @@ _BEAT_PERIOD = env.float("BEAT_PERIOD_SECONDS", default=0.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     name: {"task": task, "schedule": _BEAT_PERIOD or seconds}
     for name, task, seconds in [
-        ("send-due-notifications", "trials.tasks.send_due_notifications", 60.0),
-        ("reconcile", "trials.tasks.reconcile", 300.0),
-        ("mark-missed-visits", "trials.tasks.mark_missed_visits", 900.0),
-        ("alert-expiring-credentials", "trials.tasks.alert_expiring_credentials", 3600.0),
-        ("plan-daily-digests", "trials.tasks.plan_daily_digests", 900.0),
-        ("resume-export-jobs", "trials.api.jobs.export_jobs_resume", 300.0),
+        ("send-due-notifications", "trials.notifications.tasks.send_due_notifications", 60.0),
+        ("reconcile", "trials.notifications.tasks.reconcile", 300.0),
+        ("mark-missed-visits", "trials.notifications.tasks.mark_missed_visits", 900.0),
+        (
+            "alert-expiring-credentials",
+            "trials.notifications.tasks.alert_expiring_credentials",
+            3600.0,
+        ),
+        ("plan-daily-digests", "trials.notifications.tasks.plan_daily_digests", 900.0),
+        ("resume-export-jobs", "trials.sponsor_api.tasks.export_jobs_resume", 300.0),
     ]
 }
 
@@ -232,7 +236,7 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
-# Background export jobs write their files here (trials/api/jobs.py); never served directly.
+# Background export jobs write their files here (trials/sponsor_api/jobs.py); never served directly.
 EXPORT_ROOT = env.path("EXPORT_ROOT", default=BASE_DIR / "var" / "exports")
 
 # --- e-mail ---------------------------------------------------------------------------------
@@ -261,7 +265,7 @@ PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "trials.authentication.SponsorKeyAuthentication",
+        "trials.sponsor_api.authentication.SponsorKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

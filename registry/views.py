@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from trials.models import Membership
+from trials.study.models import Membership
 
 
 @login_required

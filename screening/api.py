@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from screening.eligibility import INVALID, check_eligibility
 from screening.serializers import EligibilityRequestSerializer, EligibilityVerdictSerializer
-from trials.models import ProtocolVersion, Trial
+from trials.study.models import ProtocolVersion, Trial
 
 
 class JSONBodyParser(JSONParser):

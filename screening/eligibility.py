@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from screening import rules
 
 if TYPE_CHECKING:
-    from trials.models import ProtocolVersion
+    from trials.study.models import ProtocolVersion
 
 INVALID = "invalid"
 MAX_CACHED_EVALUATORS = 128

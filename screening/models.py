@@ -11,10 +11,12 @@ from django.db import connection, models
 from django.db.models import Q
 
 from screening import rules
-from trials.models import Participant, ProtocolVersion, Signature, protect_deletes, touch_updated_at
+from trials.participants.models import Participant, Signature
+from trials.study.models import ProtocolVersion
+from trials.triggers import protect_deletes, touch_updated_at
 
 if TYPE_CHECKING:
-    from trials.models import AnyUser, TrialSite
+    from trials.study.models import AnyUser, TrialSite
 
 
 # While a participant is in one of these, their open screening may still change.

@@ -12,13 +12,14 @@ from screening import rules
 from screening.eligibility import evaluator_for
 from screening.models import Screening, ScreeningEvaluation, Verdict
 from trials.audit import audit_context, require_reason
-from trials.models import Participant, ProtocolVersion, Role, Signature, TrialSite
-from trials.permissions import ensure_site_role
-from trials.services import (
+from trials.participants.models import Participant, Signature
+from trials.participants.services import (
     participant_change_status,
     participant_record_eligibility,
     signature_sign,
 )
+from trials.study.models import ProtocolVersion, Role, TrialSite
+from trials.study.permissions import ensure_site_role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

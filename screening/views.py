@@ -18,8 +18,9 @@ from screening.forms import (
     ScreeningLogFilterForm,
 )
 from screening.models import Screening
-from trials.models import Participant, ProtocolVersion, Role, TrialSite
-from trials.permissions import has_site_role, require_site_role
+from trials.participants.models import Participant
+from trials.study.models import ProtocolVersion, Role, TrialSite
+from trials.study.permissions import has_site_role, require_site_role
 
 RECORDERS = (Role.COORDINATOR, Role.INVESTIGATOR)
 LOG_PAGE_SIZE = 50

@@ -17,8 +17,9 @@ from tests.factories import (
     UserFactory,
     participant_at,
 )
-from trials.models import ConsentFormVersion, Role
-from trials.services import protocol_load
+from trials.enrollment.models import ConsentFormVersion
+from trials.study.models import Role
+from trials.study.services import protocol_load
 
 PROTOCOLS = Path(__file__).resolve().parents[1] / "trials" / "protocols"
 
@@ -206,7 +207,7 @@ def randomized_site_a(eligible_site_a, consent_form, coordinator_site_a):
     """Eligible, signed, consented to ICF v1 and randomized: visits are scheduled."""
     from django.utils import timezone
 
-    from trials.services import consent_record, participant_randomize
+    from trials.enrollment.services import consent_record, participant_randomize
 
     consent_record(
         participant=eligible_site_a,
@@ -226,8 +227,8 @@ def booked_dosing_site_a(randomized_site_a, dosing_team_site_a, coordinator_site
     """DOSE1 booked on its target day with the two facilitators."""
     from zoneinfo import ZoneInfo
 
-    from trials.models import Visit
-    from trials.services import visit_book
+    from trials.sessions.models import Visit
+    from trials.sessions.services import visit_book
 
     visit = Visit.objects.get(participant=randomized_site_a, event_code="DOSE1")
     starts = datetime.datetime.combine(

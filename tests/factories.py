@@ -5,18 +5,10 @@ import datetime
 import factory
 from django.contrib.auth import get_user_model
 
-from trials import services
-from trials.models import (
-    Credential,
-    Facilitator,
-    Membership,
-    Participant,
-    Role,
-    Site,
-    Sponsor,
-    Trial,
-    TrialSite,
-)
+from trials.facilitators.models import Credential, Facilitator
+from trials.participants import services
+from trials.participants.models import Participant
+from trials.study.models import Membership, Role, Site, Sponsor, Trial, TrialSite
 
 PASSWORD = "correct horse battery staple"
 

@@ -11,7 +11,8 @@ from django.urls import get_resolver, reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trials.services import adverse_event_report, dosing_session_start
+from trials.safety.services import adverse_event_report
+from trials.sessions.services import dosing_session_start
 
 ROLES = [
     "coordinator_site_a",

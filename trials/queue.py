@@ -15,6 +15,10 @@ from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
+# Options for every project task: redelivered when a worker dies mid-run, which is safe because
+# running a task again does no work twice.
+IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
+
 
 def publish(task_name: str, *args: Any) -> bool:
     """Send a task now; False (logged) when the broker cannot take it."""

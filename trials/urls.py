@@ -1,7 +1,13 @@
+"""The trials app's pages, one feature package's views each."""
+
 from django.urls import path
 
-from trials.views import dashboards, enrollment, facilitators, safety, sessions
-from trials.views import participants as views
+from trials.dashboards import views as dashboards
+from trials.enrollment import views as enrollment
+from trials.facilitators import views as facilitators
+from trials.participants import views as participants
+from trials.safety import views as safety
+from trials.sessions import views as sessions
 
 urlpatterns = [
     path("facilitator/", facilitators.facilitator_home, name="facilitator_home"),
@@ -45,21 +51,27 @@ urlpatterns = [
     path("trials/<str:trial_code>/dashboard", dashboards.trial_dashboard, name="trial_dashboard"),
     path(
         "trials/<str:trial_code>/sites/<str:site_code>/participants/",
-        views.participant_list,
+        participants.participant_list,
         name="participant_list",
     ),
     path(
         "trials/<str:trial_code>/sites/<str:site_code>/participants/new",
-        views.participant_create,
+        participants.participant_create,
         name="participant_create",
     ),
-    path("participants/<str:study_id>/", views.participant_detail, name="participant_detail"),
+    path(
+        "participants/<str:study_id>/", participants.participant_detail, name="participant_detail"
+    ),
     path(
         "participants/<str:study_id>/contact",
-        views.participant_contact_edit,
+        participants.participant_contact_edit,
         name="participant_contact_edit",
     ),
-    path("participants/<str:study_id>/audit", views.participant_audit, name="participant_audit"),
+    path(
+        "participants/<str:study_id>/audit",
+        participants.participant_audit,
+        name="participant_audit",
+    ),
     path("participants/<str:study_id>/consent", enrollment.consent_record, name="consent_record"),
     path(
         "participants/<str:study_id>/randomize",
@@ -73,13 +85,13 @@ urlpatterns = [
     ),
     path(
         "participants/<str:study_id>/visits/<str:event_code>/book",
-        enrollment.visit_book,
+        sessions.visit_book,
         name="visit_book",
     ),
     path("participants/<str:study_id>/exit", enrollment.participant_exit, name="participant_exit"),
     path(
         "participants/<str:study_id>/audit.csv",
-        views.participant_audit_csv,
+        participants.participant_audit_csv,
         name="participant_audit_csv",
     ),
 ]

@@ -8,8 +8,9 @@ import yaml
 from rest_framework.test import APIClient
 
 from tests.factories import MembershipFactory, SponsorFactory, TrialFactory, UserFactory
-from trials.models import ProtocolVersion, Role, SponsorApiKey
-from trials.services import protocol_load
+from trials.sponsor_api.models import SponsorApiKey
+from trials.study.models import ProtocolVersion, Role
+from trials.study.services import protocol_load
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
 BROAD_CRITERIA = 200
@@ -163,16 +164,10 @@ def export_data(randomized_site_a, coordinator_site_a, dosing_team_site_a):
 
     from django.utils import timezone
 
-    from trials.models import (
-        AdverseEvent,
-        Assessment,
-        DosingSession,
-        ParticipantContact,
-        StudyExit,
-        TherapySession,
-        Visit,
-        VitalSign,
-    )
+    from trials.enrollment.models import StudyExit
+    from trials.participants.models import ParticipantContact
+    from trials.safety.models import AdverseEvent, Assessment
+    from trials.sessions.models import DosingSession, TherapySession, Visit, VitalSign
 
     participant = randomized_site_a
     note = PLANTED["note"]

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from tests.api.test_exports import url
-from trials.api import cursors
-from trials.models import VitalSign
+from trials.sessions.models import VitalSign
+from trials.sponsor_api import cursors
 
 
 def _cursor(link):

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from screening.eligibility import check_eligibility
 from tests.factories import COMP360_ELIGIBLE_DATA, PASSWORD, SponsorFactory
-from trials.models import SponsorApiKey
+from trials.sponsor_api.models import SponsorApiKey
 
 COMP360 = "COMP360-TRD-P3"
 ELIGIBLE = COMP360_ELIGIBLE_DATA

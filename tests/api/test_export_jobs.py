@@ -16,10 +16,10 @@ from drf_spectacular.generators import SchemaGenerator
 from tests import workers
 from tests.api import test_odm
 from tests.workers import wait_until
-from trials import exports
-from trials.api import jobs
-from trials.models import ExportJob, ExportRequest
-from trials.services import export_jobs
+from trials.sponsor_api import exports
+from trials.sponsor_api import services as export_jobs
+from trials.sponsor_api import tasks as jobs
+from trials.sponsor_api.models import ExportJob, ExportRequest
 
 URL = "/api/v1/trials/COMP360-TRD-P3/exports"
 # Fixtures: the ODM tests' clinical data; a real Redis and Celery worker.
@@ -71,7 +71,7 @@ def test_a_job_is_queued_after_commit(
     assert response.json()["status"] == "queued"
     assert response["Location"].endswith(f"/exports/{job.pk}")
     assert len(callbacks) == 1
-    assert sent == [("trials.api.jobs.export_job_run", [str(job.pk)])]
+    assert sent == [("trials.sponsor_api.tasks.export_job_run", [str(job.pk)])]
     assert (job.resource, job.format) == ("vitals", "ndjson")
     assert job.params == {"profile": sponsor.export_profile} and job.attempts == 0
 
@@ -347,7 +347,7 @@ def test_resume_fails_exhausted_jobs_and_sends_the_others_again(
 
     assert export_jobs.export_jobs_resume() == 1
 
-    assert sent == [("trials.api.jobs.export_job_run", [lost])]
+    assert sent == [("trials.sponsor_api.tasks.export_job_run", [lost])]
     job = ExportJob.objects.get(pk=exhausted)
     assert job.status == "failed" and "after 3 attempts" in job.error
     assert ExportJob.objects.get(pk=lost).status == "running"
@@ -444,7 +444,7 @@ def test_resume_sends_again_only_jobs_queued_too_long(sponsor_client, clinical_d
 
     assert export_jobs.export_jobs_resume() == 1
 
-    assert sent == [("trials.api.jobs.export_job_run", [old])]
+    assert sent == [("trials.sponsor_api.tasks.export_job_run", [old])]
     assert fresh not in str(sent)
 
 

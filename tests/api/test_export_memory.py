@@ -14,7 +14,8 @@ import pytest
 from django.db import connection
 
 from tests.workers import _database_url, free_port, wait_until
-from trials.models import DosingSession, SponsorApiKey, Visit
+from trials.sessions.models import DosingSession, Visit
+from trials.sponsor_api.models import SponsorApiKey
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL, LARGE = 1_000, 1_000_000

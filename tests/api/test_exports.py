@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from trials.exports import RESOURCES, column_names
-from trials.models import ExportRequest, SponsorApiKey, VitalSign
+from trials.sessions.models import VitalSign
+from trials.sponsor_api.exports import RESOURCES, column_names
+from trials.sponsor_api.models import ExportRequest, SponsorApiKey
 
 COMP360 = "COMP360-TRD-P3"
 ALL = list(RESOURCES)
@@ -255,7 +256,7 @@ def test_under_safe_harbor_a_date_filter_is_a_whole_year(sponsor_client, export_
 
 
 def test_a_stream_that_fails_midway_is_logged_as_failed(sponsor_client, export_data, monkeypatch):
-    from trials import exports
+    from trials.sponsor_api import exports
 
     def broken(*args, **kwargs):
         yield b"participant\n"

@@ -3,9 +3,9 @@
 import pytest
 from django.apps import apps
 
-from trials import exports
-from trials.models import Sponsor
-from trials.pseudonyms import pseudonym
+from trials.sponsor_api import exports
+from trials.sponsor_api.pseudonyms import pseudonym
+from trials.study.models import Sponsor
 
 COPY_RESOURCES = [name for name, r in exports.RESOURCES.items() if r.transform is None]
 

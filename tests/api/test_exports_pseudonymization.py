@@ -12,9 +12,11 @@ from django.urls import reverse
 
 from tests.api.conftest import PLANTED
 from tests.factories import SponsorFactory
-from trials.exports import RESOURCES, column_names, export_rows
-from trials.models import ParticipantContact, Sponsor, SponsorApiKey, Trial
-from trials.pseudonyms import pseudonym
+from trials.participants.models import ParticipantContact
+from trials.sponsor_api.exports import RESOURCES, column_names, export_rows
+from trials.sponsor_api.models import SponsorApiKey
+from trials.sponsor_api.pseudonyms import pseudonym
+from trials.study.models import Sponsor, Trial
 
 COMP360 = "COMP360-TRD-P3"
 FORMATS = ["json", "csv", "ndjson"]

@@ -9,8 +9,9 @@ from fhir.resources.R4B.bundle import Bundle
 from tests.api import test_odm
 from tests.api.test_odm import PLANTED, body_of
 from tests.factories import participant_at
-from trials.models import ExportRequest, Sponsor, Trial
-from trials.pseudonyms import pseudonym
+from trials.sponsor_api.models import ExportRequest
+from trials.sponsor_api.pseudonyms import pseudonym
+from trials.study.models import Sponsor, Trial
 
 URL = "/api/v1/trials/COMP360-TRD-P3/fhir"
 # The same cast of clinical data as the ODM tests.

@@ -15,20 +15,15 @@ from django.utils import timezone
 from lxml import etree
 
 from tests.factories import COMP360_ELIGIBLE_DATA, participant_at
-from trials.api.odm import odm_stream
-from trials.models import (
-    AdverseEvent,
-    Assessment,
-    DosingSession,
-    ExportRequest,
-    Participant,
-    Sponsor,
-    Visit,
-    VitalSign,
-)
-from trials.pseudonyms import pseudonym
+from trials.participants.models import Participant
+from trials.safety.models import AdverseEvent, Assessment
+from trials.sessions.models import DosingSession, Visit, VitalSign
+from trials.sponsor_api.models import ExportRequest
+from trials.sponsor_api.odm import odm_stream
+from trials.sponsor_api.pseudonyms import pseudonym
+from trials.study.models import Sponsor
 
-SCHEMA = Path(__file__).resolve().parents[2] / "trials/api/schemas/odm-1.3.2/ODM1-3-2.xsd"
+SCHEMA = Path(__file__).resolve().parents[2] / "trials/sponsor_api/schemas/odm-1.3.2/ODM1-3-2.xsd"
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
 URL = "/api/v1/trials/COMP360-TRD-P3/odm"
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from registry.wsgi import application
-from trials.exports import RESOURCES
+from trials.sponsor_api.exports import RESOURCES
 
 EXPORT_PARAMETERS = {
     "format",

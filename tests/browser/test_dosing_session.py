@@ -7,7 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
-from trials.models import AdverseEvent, DosingSession, SessionSignature
+from trials.safety.models import AdverseEvent
+from trials.sessions.models import DosingSession, SessionSignature
 
 pytestmark = pytest.mark.browser
 

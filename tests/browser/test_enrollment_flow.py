@@ -7,7 +7,8 @@ from playwright.sync_api import expect
 
 from tests.browser.test_screening_pages import BOOLEANS, NUMBERS
 from tests.factories import PASSWORD, FacilitatorFactory
-from trials.models import Participant, Visit
+from trials.participants.models import Participant
+from trials.sessions.models import Visit
 
 pytestmark = pytest.mark.browser
 
@@ -105,7 +106,7 @@ def test_booking_outside_the_window_shows_the_reason_error(
     visitor, comp360_protocol, consent_form, eligible_site_a, coordinator_site_a
 ):
     from tests.trials.test_enrollment import _consent
-    from trials.services import participant_randomize
+    from trials.enrollment.services import participant_randomize
 
     _consent(eligible_site_a, consent_form, coordinator_site_a)
     participant_randomize(participant=eligible_site_a, by=coordinator_site_a)

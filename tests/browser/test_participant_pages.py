@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
-from trials.models import Participant, ParticipantContact
+from trials.participants.models import Participant, ParticipantContact
 
 pytestmark = pytest.mark.browser
 

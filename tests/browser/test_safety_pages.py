@@ -6,7 +6,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
-from trials.models import AdverseEvent, Assessment
+from trials.safety.models import AdverseEvent, Assessment
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 from screening.models import Screening
 from tests.factories import PASSWORD
 from tests.screening.conftest import COMP360
-from trials.models import Participant
-from trials.services import protocol_load
+from trials.participants.models import Participant
+from trials.study.services import protocol_load
 
 pytestmark = pytest.mark.browser
 

@@ -19,9 +19,10 @@ from django.utils import timezone
 from tests.trials.test_safety_pages import AE_FORM
 from tests.trials.test_session_pages import CHECKLIST, _form
 from tests.workers import wait_until
-from trials.models import Delivery, Notification, Visit
-from trials.services import visit_book
-from trials.services.notifications import reminders_plan
+from trials.notifications.models import Delivery, Notification
+from trials.notifications.services import reminders_plan
+from trials.sessions.models import Visit
+from trials.sessions.services import visit_book
 
 HOUR = datetime.timedelta(hours=1)
 LONDON = zoneinfo.ZoneInfo("Europe/London")

@@ -21,8 +21,8 @@ def test_the_notification_sweep_runs_every_minute_and_the_reconciliation_every_f
     schedule = {
         entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
-    assert schedule["trials.tasks.send_due_notifications"] == 60
-    assert schedule["trials.tasks.reconcile"] == 300
+    assert schedule["trials.notifications.tasks.send_due_notifications"] == 60
+    assert schedule["trials.notifications.tasks.reconcile"] == 300
 
 
 def test_every_project_task_is_idempotent_and_acknowledged_after_it_ran():

@@ -6,7 +6,7 @@ import pytest
 
 from screening.services import screening_start
 from tests.factories import COMP360_ELIGIBLE_DATA
-from trials.services import protocol_load
+from trials.study.services import protocol_load
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
 COMP360 = (PROTOCOLS / "comp360-trd-p3.yaml").read_text()

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from screening.management.commands import check_eligibility as command
 from tests.factories import TrialFactory
-from trials.models import ProtocolVersion
-from trials.services import protocol_load
+from trials.study.models import ProtocolVersion
+from trials.study.services import protocol_load
 
 MAPP1_FILE = Path(__file__).resolve().parents[2] / "trials" / "protocols" / "mapp1.yaml"
 EXCLUSIONS = [

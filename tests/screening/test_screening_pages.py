@@ -7,7 +7,7 @@ from screening.models import Screening
 from screening.services import screening_record
 from tests.factories import PASSWORD, participant_at
 from tests.screening.conftest import ELIGIBLE_DATA
-from trials.models import Signature
+from trials.participants.models import Signature
 
 OUTSIDERS = ["coordinator_site_b", "investigator_site_b", "sponsor_user", "coordinator_other_trial"]
 SCREENING_URLS = [

@@ -13,9 +13,9 @@ from screening.services import (
 )
 from tests.factories import PASSWORD, participant_at
 from tests.screening.conftest import ELIGIBLE_DATA, load_amendment
-from trials.audit import participant_audit_trail
-from trials.models import Participant, Signature
-from trials.services import participant_change_status
+from trials.participants.models import Participant, Signature
+from trials.participants.queries import participant_audit_trail
+from trials.participants.services import participant_change_status
 
 Status = Participant.Status
 

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from tests.factories import UserFactory
-from trials.models import ProtocolVersion, Trial
+from trials.study.models import ProtocolVersion, Trial
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
 UPLOAD = reverse("admin:trials_protocolversion_add")
@@ -78,7 +78,7 @@ def test_admin_lists_open_for_the_data_manager(client_of, data_manager, model):
 def test_a_notification_and_its_deliveries_are_read_only_in_the_admin(
     client_of, data_manager, booked_dosing_site_a
 ):
-    from trials.models import Notification
+    from trials.notifications.models import Notification
 
     notification = Notification.objects.filter(visit=booked_dosing_site_a).first()
     client = client_of(data_manager)

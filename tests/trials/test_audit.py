@@ -8,9 +8,9 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 from pghistory.models import Events
 
-from trials.audit import participant_audit_trail
-from trials.models import Participant, ParticipantContact
-from trials.services import participant_change_status, participant_contact_update
+from trials.participants.models import Participant, ParticipantContact
+from trials.participants.queries import participant_audit_trail
+from trials.participants.services import participant_change_status, participant_contact_update
 
 
 def _events(participant):

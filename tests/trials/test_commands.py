@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from trials.models import Arm, Membership, Participant, ProtocolVersion, Trial
+from trials.participants.models import Participant
+from trials.study.models import Arm, Membership, ProtocolVersion, Trial
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
 

@@ -12,9 +12,13 @@ from screening.services import screening_record, screening_start
 from tests.conftest import make_eligible
 from tests.factories import COMP360_ELIGIBLE_DATA, MembershipFactory, participant_at
 from tests.trials.test_enrollment import _consent
-from trials.dashboards import dashboard_for
-from trials.models import ConsentFormVersion, Participant, Role, Trial, Visit
-from trials.services import participant_change_status, participant_exit, participant_randomize
+from trials.dashboards.queries import dashboard_for
+from trials.enrollment.models import ConsentFormVersion
+from trials.enrollment.services import participant_exit, participant_randomize
+from trials.participants.models import Participant
+from trials.participants.services import participant_change_status
+from trials.sessions.models import Visit
+from trials.study.models import Role, Trial
 
 SVG = "{http://www.w3.org/2000/svg}"
 # Screening data failing the named criteria of the COMP360 protocol.

@@ -11,24 +11,23 @@ from django.utils import timezone
 
 from tests.conftest import make_eligible
 from tests.factories import PASSWORD, participant_at
-from trials.models import (
+from trials.enrollment.models import (
     AllocationList,
     AllocationSlot,
     Consent,
     ConsentFormVersion,
-    Participant,
-    Signature,
     StudyExit,
-    Visit,
     needs_reconsent,
 )
-from trials.pseudonyms import pseudonym
-from trials.services import (
+from trials.enrollment.services import (
     consent_record,
     participant_exit,
     participant_randomize,
     participant_unblind,
 )
+from trials.participants.models import Participant, Signature
+from trials.sessions.models import Visit
+from trials.sponsor_api.pseudonyms import pseudonym
 
 Status = Participant.Status
 
@@ -258,7 +257,7 @@ def test_allocations_follow_the_recorded_list_in_order(
     participants = _enrolled(trial_site_a, coordinator_site_a, investigator_site_a, consent_form, 4)
     slots = [participant_randomize(participant=p, by=coordinator_site_a) for p in participants]
     assert [slot.sequence for slot in slots] == [1, 2, 3, 4]
-    from trials.randomization import permuted_blocks
+    from trials.enrollment.randomization import permuted_blocks
 
     listed = AllocationList.objects.get()
     expected = permuted_blocks(listed.seed, listed.ratio, listed.block_sizes, 4)[:4]

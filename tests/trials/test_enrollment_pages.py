@@ -10,7 +10,10 @@ from django.utils import timezone
 
 from tests.factories import PASSWORD, FacilitatorFactory
 from tests.trials.test_enrollment import _consent
-from trials.models import Consent, Participant, Trial, Visit
+from trials.enrollment.models import Consent
+from trials.participants.models import Participant
+from trials.sessions.models import Visit
+from trials.study.models import Trial
 
 OUTSIDERS = ["coordinator_site_b", "investigator_site_b", "sponsor_user", "coordinator_other_trial"]
 PAGES = [
@@ -196,7 +199,7 @@ def test_participant_page_shows_the_timeline_and_schedule(
 def test_participant_page_queries_do_not_grow_with_history(
     client_of, randomized_site_a, coordinator_site_a, django_assert_max_num_queries
 ):
-    from trials.services import participant_contact_update
+    from trials.participants.services import participant_contact_update
 
     client = client_of(coordinator_site_a)
     url = reverse("participant_detail", args=[randomized_site_a.study_id])

@@ -19,8 +19,11 @@ from tests.factories import (
     UserFactory,
 )
 from tests.trials.test_enrollment import _consent
-from trials.models import Facilitator, Membership, Role, Visit
-from trials.services import participant_exit, participant_randomize, visit_book
+from trials.enrollment.services import participant_exit, participant_randomize
+from trials.facilitators.models import Facilitator
+from trials.sessions.models import Visit
+from trials.sessions.services import visit_book
+from trials.study.models import Membership, Role
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -695,7 +698,7 @@ def test_booking_dosing_blocks_a_licence_lapsing_before_the_session_day(
 def test_home_lists_a_session_still_to_book_until_its_window_closes(
     client_of, randomized_site_a, coordinator_site_a, lead_facilitator_a
 ):
-    from trials.models import VisitFacilitator
+    from trials.sessions.models import VisitFacilitator
 
     prep = Visit.objects.get(participant=randomized_site_a, event_code="PREP1")
     VisitFacilitator.objects.create(

@@ -1,8 +1,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from trials.models import PARTICIPANT_TRANSITIONS, Participant
-from trials.services import participant_change_status
+from trials.participants.models import PARTICIPANT_TRANSITIONS, Participant
+from trials.participants.services import participant_change_status
 
 Status = Participant.Status
 ALL_PAIRS = [(source, target) for source in Status.values for target in Status.values]

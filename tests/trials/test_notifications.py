@@ -14,23 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import LicenceFactory
-from trials.models import (
-    AdverseEvent,
-    Assessment,
-    Delivery,
-    Notification,
-    ParticipantContact,
-    Visit,
-    VisitFacilitator,
-)
-from trials.pseudonyms import pseudonym
-from trials.services import (
-    adverse_event_report,
-    adverse_event_update,
-    participant_exit,
-    visit_book,
-)
-from trials.services.notifications import (
+from trials.enrollment.services import participant_exit
+from trials.notifications.models import Delivery, Notification
+from trials.notifications.services import (
     credential_expiry_alerts,
     digests_plan,
     notifications_send_due,
@@ -38,7 +24,12 @@ from trials.services.notifications import (
     reminders_plan_upcoming,
     visits_mark_missed,
 )
-from trials.services.schedule import visits_schedule_pending
+from trials.participants.models import ParticipantContact
+from trials.safety.models import AdverseEvent, Assessment
+from trials.safety.services import adverse_event_report, adverse_event_update
+from trials.sessions.models import Visit, VisitFacilitator
+from trials.sessions.services import visit_book, visits_schedule_pending
+from trials.sponsor_api.pseudonyms import pseudonym
 
 Kind = Notification.Kind
 HOUR = datetime.timedelta(hours=1)
@@ -287,7 +278,7 @@ def test_the_sweep_finds_due_rows_through_the_partial_index(db):
 
 def test_the_reconciliation_dates_anchored_visits_whose_task_was_lost(booked_dosing_site_a):
     from tests.trials.test_sessions import _ready
-    from trials.services import dosing_session_give_dose, dosing_session_start
+    from trials.sessions.services import dosing_session_give_dose, dosing_session_start
 
     facilitator = booked_dosing_site_a.facilitators.first().user
     session = dosing_session_start(visit=booked_dosing_site_a, by=facilitator)
@@ -341,7 +332,7 @@ def test_a_visit_still_in_its_window_at_the_site_is_not_missed(randomized_site_a
 
 
 def test_a_visit_with_an_assessment_logged_is_not_missed(randomized_site_a, coordinator_site_a):
-    from trials.services import assessment_record
+    from trials.safety.services import assessment_record
 
     base = Visit.objects.get(participant=randomized_site_a, event_code="BASE")
     assessment_record(

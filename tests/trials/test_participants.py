@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 
 from tests.factories import TrialSiteFactory, contact_details, participant_at
-from trials.models import Participant, ParticipantContact
-from trials.services import participant_create
+from trials.participants.models import Participant, ParticipantContact
+from trials.participants.services import participant_create
 
 
 def test_study_ids_follow_trial_site_and_number(trial_site_a, trial_site_b, coordinator_site_a):

@@ -1,4 +1,4 @@
-"""Tests of trials.protocol: the protocol file (format 1) as the product's input contract.
+"""Tests of trials.study.protocol: the protocol file (format 1) as the product's input contract.
 
 Plain pytest, no Django. The example protocols live in trials/protocols/ (falling back to the
 shared copies); extra fixture files live in protocol_cases/ beside this file.
@@ -21,7 +21,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trials.protocol import (
+from trials.study.protocol import (
     FORMAT_VERSION,
     ProtocolError,
     canonical_json,
@@ -1029,7 +1029,7 @@ def test_a_crash_in_the_rule_checker_is_still_a_protocol_error(
     def broken(rule: object, fields: object, place: str) -> list[str]:
         raise RuntimeError("bug in screening.rules")
 
-    monkeypatch.setattr("trials.protocol.rule_errors", broken)
+    monkeypatch.setattr("trials.study.protocol.validate.rule_errors", broken)
     document = example()
     document["screening"]["criteria"] = document["screening"]["criteria"][:2]
     assert errors_of(document) == [
@@ -1041,7 +1041,9 @@ def test_a_crash_in_the_rule_checker_is_still_a_protocol_error(
 def test_no_unserializable_value_gets_through_even_with_a_lax_rule_checker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("trials.protocol.rule_errors", lambda rule, fields, place: [])
+    monkeypatch.setattr(
+        "trials.study.protocol.validate.rule_errors", lambda rule, fields, place: []
+    )
     document = example()
     criteria = document["screening"]["criteria"]
     criteria[0]["rule"]["value"] = math.nan

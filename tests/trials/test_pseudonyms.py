@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trials.pseudonyms import age_category, age_in_years, pseudonym, reduce_date
+from trials.sponsor_api.pseudonyms import age_category, age_in_years, pseudonym, reduce_date
 
 
 def test_a_pseudonym_is_stable_for_a_sponsor_and_differs_between_sponsors():

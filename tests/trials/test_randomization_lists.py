@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trials.randomization import permuted_blocks, stratum_key
+from trials.enrollment.randomization import permuted_blocks, stratum_key
 
 
 def test_same_seed_gives_the_same_list_and_other_seeds_differ():

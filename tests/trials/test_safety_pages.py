@@ -12,25 +12,18 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import PASSWORD, participant_at
-from trials.models import AdverseEvent, Assessment, Signature, SuicideRiskScreen, Visit
-from trials.safety_overview import (
-    BOTTOM,
-    HEIGHT,
-    LEFT,
-    RIGHT,
-    TOP,
-    WIDTH,
-    Instrument,
-    InstrumentScores,
-    scores_chart,
-)
-from trials.services import (
+from trials.participants.models import Signature
+from trials.safety.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, scores_chart
+from trials.safety.models import AdverseEvent, Assessment, SuicideRiskScreen
+from trials.safety.queries import Instrument, InstrumentScores
+from trials.safety.services import (
     adverse_event_report,
     adverse_event_review,
     assessment_record,
-    dosing_session_start,
     risk_screen_record,
 )
+from trials.sessions.models import Visit
+from trials.sessions.services import dosing_session_start
 
 SVG = "{http://www.w3.org/2000/svg}"
 OUTSIDERS = ["coordinator_site_b", "investigator_site_b", "sponsor_user", "coordinator_other_trial"]

@@ -9,17 +9,18 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from tests.factories import PASSWORD, participant_at
-from trials.audit import participant_audit_trail
-from trials.models import AdverseEvent, Assessment, Signature, SuicideRiskScreen, Visit
-from trials.models.safety import SERIOUSNESS_FIELDS
-from trials.services import (
+from trials.participants.models import Signature
+from trials.participants.queries import participant_audit_trail
+from trials.safety.models import SERIOUSNESS_FIELDS, AdverseEvent, Assessment, SuicideRiskScreen
+from trials.safety.services import (
     adverse_event_report,
     adverse_event_review,
     adverse_event_update,
     assessment_record,
-    dosing_session_start,
     risk_screen_record,
 )
+from trials.sessions.models import Visit
+from trials.sessions.services import dosing_session_start
 
 NOW = datetime.datetime(2026, 3, 2, 10, 0, tzinfo=datetime.UTC)
 NO_ANSWERS = {
@@ -377,7 +378,7 @@ def test_adverse_event_times_cannot_be_in_the_future(randomized_site_a, coordina
 
     from django.utils import timezone
 
-    from trials.services import adverse_event_report
+    from trials.safety.services import adverse_event_report
 
     values = ae_values(**{field: timezone.now() + datetime.timedelta(hours=2)})
     with pytest.raises(ValidationError) as caught:

@@ -9,16 +9,11 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from screening.models import Screening
-from trials.models import (
-    AllocationList,
-    AllocationSlot,
-    Consent,
-    Participant,
-    StudyExit,
-    TrialSite,
-    Visit,
-)
-from trials.randomization import permuted_blocks
+from trials.enrollment.models import AllocationList, AllocationSlot, Consent, StudyExit
+from trials.enrollment.randomization import permuted_blocks
+from trials.participants.models import Participant
+from trials.sessions.models import Visit
+from trials.study.models import TrialSite
 
 Status = Participant.Status
 TRIAL = "COMP360-TRD-P3"

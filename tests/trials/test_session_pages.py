@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from tests.factories import PASSWORD
 from tests.trials.test_sessions import CHECKLIST, RELEASE
-from trials.models import DosingSession, SessionSignature, TherapySession, Visit
-from trials.services import dosing_session_start
+from trials.sessions.models import DosingSession, SessionSignature, TherapySession, Visit
+from trials.sessions.services import dosing_session_start
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
@@ -168,7 +168,7 @@ def test_log_page_queries_do_not_grow_with_vitals(
 ):
     from django.utils import timezone
 
-    from trials.services import vital_sign_add
+    from trials.sessions.services import vital_sign_add
 
     url = _url(session.participant)
     with django_assert_max_num_queries(40) as before:

@@ -9,8 +9,10 @@ from django.test import TestCase
 from django.utils import timezone
 
 from tests.factories import PASSWORD, FacilitatorFactory, LicenceFactory, TrainingFactory
-from trials.models import DosingSession, Participant, SessionSignature, TherapySession, Visit
-from trials.services import (
+from trials.enrollment.services import participant_exit
+from trials.participants.models import Participant
+from trials.sessions.models import DosingSession, SessionSignature, TherapySession, Visit
+from trials.sessions.services import (
     dosing_session_give_dose,
     dosing_session_not_given,
     dosing_session_override_vitals,
@@ -18,12 +20,11 @@ from trials.services import (
     dosing_session_start,
     dosing_session_supplement,
     dosing_session_update,
-    participant_exit,
+    predose_problems,
     therapy_session_record,
     visit_book,
     vital_sign_add,
 )
-from trials.services.sessions import predose_problems
 
 LONDON = ZoneInfo("Europe/London")
 CHECKLIST = {
@@ -163,7 +164,7 @@ def test_booking_a_dosing_visit_needs_two_qualified_facilitators(
     randomized_site_a, coordinator_site_a, dosing_team_site_a, trial_site_a
 ):
     from tests.conftest import _member
-    from trials.models import Role
+    from trials.study.models import Role
 
     novice = FacilitatorFactory(
         user=_member("novice", trial_site_a.trial, trial_site_a.site, Role.FACILITATOR)

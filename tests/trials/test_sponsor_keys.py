@@ -14,8 +14,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.factories import SponsorFactory, TrialFactory, UserFactory
-from trials.models import SponsorApiKey
-from trials.services import protocol_load
+from trials.sponsor_api.models import SponsorApiKey
+from trials.study.services import protocol_load
 
 COMP360_FILE = Path(__file__).resolve().parents[2] / "trials" / "protocols" / "comp360-trd-p3.yaml"
 KEY_LINE = re.compile(r"^[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$")

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import pgtrigger.compiler
 import pgtrigger.migrations
-import trials.models.access
+import trials.study.models
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -300,7 +300,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='sponsor',
             name='pseudonym_secret',
-            field=models.CharField(default=trials.models.access.new_pseudonym_secret, editable=False, help_text="Keys the sponsor's participant pseudonyms; never shown or exported.", max_length=64),
+            field=models.CharField(default=trials.study.models.new_pseudonym_secret, editable=False, help_text="Keys the sponsor's participant pseudonyms; never shown or exported.", max_length=64),
         ),
         migrations.AddField(
             model_name='sponsorevent',

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from screening.eligibility import INVALID, check_eligibility
 from screening.serializers import CandidateSerializer, json_kind
-from trials.models import ProtocolVersion, Trial
+from trials.study.models import ProtocolVersion, Trial
 
 
 class Command(BaseCommand):

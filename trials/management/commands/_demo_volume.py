@@ -21,29 +21,21 @@ from django.utils import timezone
 from screening import rules
 from screening.eligibility import evaluator_for
 from screening.models import Screening
-from trials import services
 from trials.audit import audit_context
-from trials.models import (
+from trials.enrollment.models import (
     AllocationList,
     AllocationSlot,
-    Arm,
     Consent,
     ConsentFormVersion,
-    EventKind,
     ExitKind,
     ExitReason,
-    Membership,
-    Participant,
-    ParticipantContact,
-    ProtocolVersion,
-    Role,
-    Signature,
     StudyExit,
-    Trial,
-    TrialSite,
-    Visit,
 )
-from trials.randomization import permuted_blocks, stratum_key
+from trials.enrollment.randomization import permuted_blocks, stratum_key
+from trials.participants import services
+from trials.participants.models import Participant, ParticipantContact, Signature
+from trials.sessions.models import EventKind, Visit
+from trials.study.models import Arm, Membership, ProtocolVersion, Role, Trial, TrialSite
 
 VOLUME_TRIAL = "COMP360-TRD-P3"
 # Every block of twenty participants: where each stands in the flow.

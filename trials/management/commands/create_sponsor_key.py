@@ -6,8 +6,9 @@ import getpass
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from trials.models import Sponsor, SponsorApiKey
-from trials.services import sponsor_api_key_create
+from trials.sponsor_api.models import SponsorApiKey
+from trials.sponsor_api.services import sponsor_api_key_create
+from trials.study.models import Sponsor
 
 NAME_MAX_LENGTH = SponsorApiKey._meta.get_field("name").max_length
 

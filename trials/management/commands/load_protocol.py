@@ -3,8 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trials.protocol import ProtocolError
-from trials.services import protocol_load
+from trials.study.protocol import ProtocolError
+from trials.study.services import protocol_load
 
 
 class Command(BaseCommand):

@@ -13,19 +13,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from trials import services
+from trials.enrollment.models import ConsentFormVersion
+from trials.facilitators.models import Credential, Facilitator
 from trials.management.commands._demo_volume import VOLUME_TRIAL, Volume
-from trials.models import (
-    ConsentFormVersion,
-    Credential,
-    Facilitator,
-    Membership,
-    Participant,
-    Role,
-    Site,
-    Trial,
-    TrialSite,
-)
+from trials.participants.models import Participant
+from trials.participants.services import participant_create
+from trials.study.models import Membership, Role, Site, Trial, TrialSite
+from trials.study.services import protocol_load
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
 DEMO_PASSWORD = "dyad-demo-2026"
@@ -87,7 +81,7 @@ class Command(BaseCommand):
         self, *args: object, quiet: bool = False, participants: int | None = None, **options: object
     ) -> None:
         for path in sorted(PROTOCOLS.glob("*.yaml")):
-            services.protocol_load(
+            protocol_load(
                 content=path.read_bytes(), filename=path.name, by=None, actor="seed_demo"
             )
         for code, name, time_zone in SITES:
@@ -181,7 +175,7 @@ class Command(BaseCommand):
         if Participant.objects.at_site(trial_site).exists():
             return
         for given_name, family_name, born in CANDIDATES:
-            services.participant_create(
+            participant_create(
                 trial_site=trial_site,
                 by=coordinator,
                 contact={

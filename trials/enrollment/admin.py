@@ -1,0 +1,14 @@
+"""Consent form versions in the admin."""
+
+from django.contrib import admin
+
+from trials.enrollment.models import ConsentFormVersion
+
+
+@admin.register(ConsentFormVersion)
+class ConsentFormVersionAdmin(admin.ModelAdmin):
+    list_display = ["trial", "label", "approved_on", "effective_from"]
+    list_filter = ["trial"]
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # consents refer to it; the database refuses deletions too

@@ -1,0 +1,64 @@
+"""The sponsor API's response shapes: the trials list, and one row shape per export resource.
+
+Row serializers are built from the allowlists in sponsor_api/exports.py, so the schema shows exactly
+the columns an export carries. They describe rows; rows themselves are made by sponsor_api.exports.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from trials.sponsor_api.exports import RESOURCES, Column, Resource
+from trials.study.models import Trial
+
+
+class TrialSerializer(serializers.ModelSerializer):
+    sites = serializers.SerializerMethodField(help_text="Codes of the sites taking part.")
+
+    class Meta:
+        model = Trial
+        fields = [
+            "code",
+            "title",
+            "indication",
+            "compound",
+            "phase",
+            "open_label",
+            "target_enrollment",
+            "sites",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_sites(self, trial: Trial) -> list[str]:
+        return [trial_site.site.code for trial_site in trial.trial_sites.all()]
+
+
+def _field_for(resource: Resource, column: Column) -> serializers.Field:
+    if column.kind in ("pseudonym", "date") or column.name == "age_at_consent":
+        return serializers.CharField(allow_null=True)
+    if column.kind == "list":
+        return serializers.ListField(child=serializers.CharField())
+    model = resource.model()
+    try:
+        for part in column.source.split("__")[:-1]:
+            model = model._meta.get_field(part).related_model
+        field = model._meta.get_field(column.source.split("__")[-1])
+    except Exception:
+        field = models.BooleanField()  # annotations: `reviewed`
+    if isinstance(field, models.BooleanField):
+        return serializers.BooleanField(allow_null=True)
+    if isinstance(field, models.IntegerField):
+        return serializers.IntegerField(allow_null=True)
+    return serializers.CharField(allow_null=True)
+
+
+def row_serializer(resource: Resource) -> type[serializers.Serializer]:
+    """A serializer describing one row of the resource (for the schema)."""
+    fields = {column.name: _field_for(resource, column) for column in resource.columns}
+    name = "".join(part.title() for part in resource.name.split("-")) + "Row"
+    return type(name, (serializers.Serializer,), {**fields, "__doc__": resource.description})
+
+
+ROW_SERIALIZERS = {name: row_serializer(resource) for name, resource in RESOURCES.items()}

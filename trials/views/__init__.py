@@ -1,1 +1,0 @@
-"""The trials app's pages, one module per part of the coordinator's work."""
