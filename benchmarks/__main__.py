@@ -16,17 +16,19 @@ def main(names: list[str]) -> None:
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
-    # Its own database: never the development data, never a test run's database; named by
-    # BENCH_DATABASE_NAME so parallel runs do not clash.
+    # Each benchmark seeds its own data, so each gets a fresh database of its own: never the
+    # development data, never a test run's database; named by BENCH_DATABASE_NAME so parallel
+    # runs do not clash.
     name = os.environ.get("BENCH_DATABASE_NAME", "dyad_bench")
     connection.settings_dict.setdefault("TEST", {})["NAME"] = name
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    print(f"Benchmarks on a fresh database '{database}' ({connection.settings_dict['HOST']})")
-    try:
-        for name in names or BENCHMARKS:
-            importlib.import_module(f"benchmarks.{name}").run()
-    finally:
-        connection.creation.destroy_test_db(database, verbosity=0)
+    for benchmark in names or BENCHMARKS:
+        database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+        host = connection.settings_dict["HOST"]
+        print(f"\n== {benchmark}, on a fresh database '{database}' ({host})")
+        try:
+            importlib.import_module(f"benchmarks.{benchmark}").run()
+        finally:
+            connection.creation.destroy_test_db(database, verbosity=0)
 
 
 if __name__ == "__main__":
