@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Prefetch
+from pghistory.models import Events
 
 from trials.enrollment.models import (
     IN_STUDY,
@@ -22,14 +24,8 @@ from trials.study.permissions import may_see_arm, roles_at
 from trials.study.sitetime import today_at
 
 if TYPE_CHECKING:
-    from trials.study.models import AnyUser
-import datetime
-from typing import TYPE_CHECKING, Any
-
-from pghistory.models import Events
-
-if TYPE_CHECKING:
     from trials.participants.models import Participant
+    from trials.study.models import AnyUser
 
 
 @dataclass(frozen=True)

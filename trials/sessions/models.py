@@ -6,22 +6,19 @@ from typing import TYPE_CHECKING
 
 import pghistory
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from trials.facilitators.models import Facilitator
-from trials.participants.models import Participant
+from trials.participants.models import Participant, Signature
 from trials.study.models import ProtocolVersion
-from trials.triggers import protect_deletes
+from trials.triggers import protect_deletes, touch_updated_at
 
 if TYPE_CHECKING:
     import datetime
 
     from trials.study.models import AnyUser
-from django.core.validators import MaxValueValidator, MinValueValidator
-
-from trials.participants.models import Signature
-from trials.triggers import touch_updated_at
 
 
 class EventKind(models.TextChoices):

@@ -12,23 +12,29 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from trials.audit import audit_context, require_reason
+from trials.enrollment.models import AllocationSlot
+from trials.enrollment.queries import reconsent_pending
 from trials.facilitators.models import Facilitator
 from trials.facilitators.queries import qualification
 from trials.notifications.services import reminders_cancel, reminders_plan
-from trials.participants.models import Participant
-from trials.sessions.models import Visit, VisitFacilitator
+from trials.participants.models import Participant, Signature
+from trials.participants.services import participant_change_status, signature_sign
+from trials.queue import after_commit
+from trials.sessions.models import (
+    DosingSession,
+    SessionSignature,
+    TherapySession,
+    Visit,
+    VisitFacilitator,
+    VitalSign,
+)
 from trials.study.models import Membership, ProtocolVersion, Role
+from trials.study.permissions import ensure_site_role
+from trials.study.sitetime import local_date
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
-from trials.enrollment.models import AllocationSlot
-from trials.enrollment.queries import reconsent_pending
-from trials.participants.models import Signature
-from trials.participants.services import participant_change_status, signature_sign
-from trials.queue import after_commit
-from trials.sessions.models import DosingSession, SessionSignature, TherapySession, VitalSign
-from trials.study.permissions import ensure_site_role
-from trials.study.sitetime import local_date
+
 
 RANDOMIZATION = "randomization"
 

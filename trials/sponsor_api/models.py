@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import pghistory
@@ -9,14 +10,13 @@ from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 
+from trials.study.models import Sponsor, Trial
+from trials.triggers import protect_deletes
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
     AnyUser = AbstractBaseUser | AnonymousUser
-import uuid
-
-from trials.study.models import Sponsor, Trial
-from trials.triggers import protect_deletes
 
 
 @pghistory.track(exclude=["hashed_key"])

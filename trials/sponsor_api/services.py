@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
-import datetime
-from typing import TYPE_CHECKING, Any
-
-from django.db import transaction
-
-from trials.audit import audit_context
-from trials.sponsor_api.models import SponsorApiKey
-from trials.study.models import Sponsor, Trial
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
 import contextlib
+import datetime
 import logging
 import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework import serializers
 
+from trials.audit import audit_context
 from trials.sponsor_api import exports
-from trials.sponsor_api.models import ExportJob
+from trials.sponsor_api.models import ExportJob, SponsorApiKey
+from trials.study.models import Sponsor, Trial
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 
 def sponsor_api_key_create(

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING
 import pghistory
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+
+from trials.triggers import protect_deletes
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
     AnyUser = AbstractBaseUser | AnonymousUser
-from django.core.validators import MinValueValidator
 
-from trials.triggers import protect_deletes
 
 SITE_CODE_PATTERN = r"^[A-Z0-9]+$"
 TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
