@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.shortcuts import get_object_or_404
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.exceptions import NotFound, ParseError, ValidationError
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from screening.eligibility import INVALID, check_eligibility
 from screening.serializers import EligibilityRequestSerializer, EligibilityVerdictSerializer
+from trials.sponsor_api.http import JSONBodyParser
 from trials.study.models import ProtocolVersion, Trial
-
-
-class JSONBodyParser(JSONParser):
-    """JSON bodies only; one nested too deeply for Python's parser is a 400 like any bad JSON."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
 
 
 @api_view(["POST"])

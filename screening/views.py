@@ -18,6 +18,7 @@ from screening.forms import (
     ScreeningLogFilterForm,
 )
 from screening.models import Screening
+from trials.forms import add_errors
 from trials.participants.models import Participant
 from trials.study.models import ProtocolVersion, Role, TrialSite
 from trials.study.permissions import has_site_role, require_site_role
@@ -83,22 +84,13 @@ def screening_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     reason=reason_form.cleaned_data["reason"],
                 )
             except ValidationError as error:
-                _attach(error, form, reason_form)
+                add_errors(form, error, reason_form=reason_form)
             else:
                 messages.success(request, "Screening data saved.")
                 return redirect("screening_detail", pk=pk)
     return render(
         request, "screening/detail.html", _detail_context(request, screening, form, reason_form)
     )
-
-
-def _attach(error: ValidationError, form: ScreeningDataForm, reason_form: ReasonForm) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for name, messages_ in error.message_dict.items():
-        target = reason_form if name == "reason" else form
-        target.add_error(name if name in target.fields else None, messages_)
 
 
 def _detail_context(request, screening, form, reason_form) -> dict:  # type: ignore[no-untyped-def]

@@ -37,10 +37,16 @@ class SiteDateTimeField(forms.DateTimeField):
         return moment.replace(tzinfo=None).replace(tzinfo=self.time_zone)
 
 
-def add_errors(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: by field where it names one, else on top."""
+def add_errors(
+    form: forms.Form, error: ValidationError, *, reason_form: forms.Form | None = None
+) -> None:
+    """Show a service's ValidationError on the form: by field where it names one, else on top.
+
+    A page whose reason for change is a form of its own passes it: the reason's errors go there.
+    """
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
         return
     for name, messages in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, messages)
+        target = reason_form if name == "reason" and reason_form is not None else form
+        target.add_error(name if name in target.fields else None, messages)

@@ -27,7 +27,7 @@ def publish(task_name: str, *args: Any) -> bool:
         task.apply_async(args=args)
     except Exception:  # kombu and redis raise many kinds; the reconciliation covers them all
         logger.warning(
-            "Could not queue %s%r; the periodic reconciliation will do it",
+            "Could not queue %s%r; it will be resumed by the periodic reconciliation",
             task_name,
             args,
             exc_info=True,

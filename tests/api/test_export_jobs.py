@@ -7,7 +7,6 @@ import os
 import threading
 
 import pytest
-from celery import current_app
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -16,6 +15,7 @@ from drf_spectacular.generators import SchemaGenerator
 from tests import workers
 from tests.api import test_odm
 from tests.workers import wait_until
+from trials import queue
 from trials.sponsor_api import exports
 from trials.sponsor_api import services as export_jobs
 from trials.sponsor_api import tasks as jobs
@@ -37,16 +37,21 @@ def export_root(settings, tmp_path):
 def sent(monkeypatch):
     """The task messages sent, instead of reaching the broker."""
     messages = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, args: messages.append((name, args)))
+
+    def record(task_name, *args):
+        messages.append((task_name, list(args)))
+        return True
+
+    monkeypatch.setattr(queue, "publish", record)
     return messages
 
 
 @pytest.fixture
 def broker_down(monkeypatch):
-    def refuse(name, args):
+    def refuse(*args, **kwargs):
         raise ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
 
-    monkeypatch.setattr(current_app, "send_task", refuse)
+    monkeypatch.setattr(jobs.export_job_run, "apply_async", refuse)
 
 
 def post_job(client, body):

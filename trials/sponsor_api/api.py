@@ -11,6 +11,7 @@ import base64
 from typing import Any
 from urllib import parse
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -33,6 +34,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from trials.sponsor_api import cursors, exports
 from trials.sponsor_api import schema as _schema  # noqa: F401  (registers the key's security scheme)
+from trials.sponsor_api.http import bad_request
 from trials.sponsor_api.serializers import ROW_SERIALIZERS, TrialSerializer
 from trials.sponsor_api.streaming import export_request_log, stream_response
 from trials.study.models import Trial, TrialSite
@@ -176,7 +178,10 @@ class ExportView(SponsorApiView):
             Trial.objects.visible_to(request.user).select_related("sponsor"), code=code
         )
         log["trial"] = trial
-        params = exports.validate_params(trial=trial, params=request.query_params)
+        try:
+            params = exports.validate_params(trial=trial, params=request.query_params)
+        except DjangoValidationError as error:
+            raise bad_request(error) from None
         sponsor = request.user.sponsor
         if params.format != "json":
             stream = exports.export_stream(

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import ExpressionWrapper, OuterRef, Q, Subquery
 from rest_framework import serializers
@@ -439,12 +440,13 @@ PARAM_NAMES = tuple(ExportParamsSerializer().fields)
 
 
 def validate_params(*, trial: Trial, params: Mapping[str, Any]) -> ExportParams:
-    """Clean raw query parameters; raises rest_framework's ValidationError {param: [errors]}."""
+    """Clean raw query parameters; raises ValidationError {param: [errors]}."""
     if isinstance(params, ExportParams):
         return params
     data = {name: params[name] for name in PARAM_NAMES if params.get(name) not in (None, "")}
     serializer = ExportParamsSerializer(data=data, context={"trial": trial})
-    serializer.is_valid(raise_exception=True)
+    if not serializer.is_valid():
+        raise ValidationError({name: list(errors) for name, errors in serializer.errors.items()})
     return ExportParams(**serializer.validated_data)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -18,27 +19,18 @@ from rest_framework.decorators import (
     permission_classes,
     renderer_classes,
 )
-from rest_framework.exceptions import APIException, NotFound, ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trials.sponsor_api import services as export_jobs
 from trials.sponsor_api.api import IsSponsorKey
+from trials.sponsor_api.http import JSONBodyParser, bad_request
 from trials.sponsor_api.models import ExportJob
 from trials.sponsor_api.odm import sponsor_trial_or_404
+from trials.sponsor_api.serializers import export_job_request
 from trials.sponsor_api.streaming import export_request_log
-
-
-class JSONBodyParser(JSONParser):
-    """JSON bodies only; one nested too deeply for Python's parser is a 400 like any bad JSON."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
 
 
 class ExportGone(APIException):
@@ -118,12 +110,18 @@ JOB_REQUEST = inline_serializer(
 def trial_export_jobs(request: Request, code: str) -> Response:
     """POST /api/v1/trials/<code>/exports: 202 with the queued job."""
     sponsor, trial = sponsor_trial_or_404(request, code)
-    job = export_jobs.export_job_create(
-        sponsor=sponsor,
-        api_key=getattr(request.user, "api_key", None),
-        trial=trial,
-        data=request.data,
-    )
+    resource, fmt, filters = export_job_request(trial, request.data)
+    try:
+        job = export_jobs.export_job_create(
+            sponsor=sponsor,
+            api_key=getattr(request.user, "api_key", None),
+            trial=trial,
+            resource=resource,
+            fmt=fmt,
+            filters=filters,
+        )
+    except ValidationError as error:
+        raise bad_request(error) from None
     body = ExportJobSerializer(job, context={"request": request}).data
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 

@@ -31,6 +31,7 @@ from rest_framework.request import Request
 from trials.enrollment.models import Consent
 from trials.participants.models import Participant
 from trials.safety.models import (
+    SERIOUSNESS_FIELDS,
     ActionTaken,
     AdverseEvent,
     Assessment,
@@ -61,12 +62,14 @@ def _tag(name: str) -> str:
 
 @dataclass(frozen=True)
 class Item:
-    """One ODM ItemDef: its OID, name, data type, and code list (for coded values)."""
+    """One ODM ItemDef: its OID, name, data type, code list (for coded values), and the field of
+    the clinical record its value is read from (none for screening items, read from the data)."""
 
     oid: str
     name: str
     data_type: str
     codes: tuple[tuple[str, str], ...] = ()
+    field: str = ""
 
     @property
     def code_list_oid(self) -> str:
@@ -98,22 +101,54 @@ def _dosing_group(profile: str) -> Group:
         "Dosing session",
         False,
         [
-            Item("IT.DOSING.STATUS", "Dose status", "text", _choices(SessionStatus.choices)),
-            Item("IT.DOSING.ROUTE", "Route", "text", _choices(Route.choices)),
-            Item("IT.DOSING.WASHOUT_DAYS", "Washout days", "integer"),
+            Item(
+                "IT.DOSING.STATUS",
+                "Dose status",
+                "text",
+                _choices(SessionStatus.choices),
+                field="status",
+            ),
+            Item("IT.DOSING.ROUTE", "Route", "text", _choices(Route.choices), field="route"),
+            Item("IT.DOSING.WASHOUT_DAYS", "Washout days", "integer", field="washout_days"),
             Item(
                 "IT.DOSING.PREGNANCY_TEST",
                 "Pregnancy test",
                 "text",
                 _choices(PregnancyTest.choices),
+                field="pregnancy_test",
             ),
-            Item("IT.DOSING.PREDOSE_SYSBP", "Pre-dose systolic BP (mmHg)", "integer"),
-            Item("IT.DOSING.PREDOSE_DIABP", "Pre-dose diastolic BP (mmHg)", "integer"),
-            Item("IT.DOSING.PREDOSE_HR", "Pre-dose heart rate (bpm)", "integer"),
-            Item("IT.DOSING.PREDOSE_TEMP", "Pre-dose temperature (C)", "float"),
-            Item("IT.DOSING.DOSED_AT", "Time of dose", moment),
-            Item("IT.DOSING.SUPPLEMENT_AT", "Time of supplemental dose", moment),
-            Item("IT.DOSING.ENDED_AT", "End of session", moment),
+            Item(
+                "IT.DOSING.PREDOSE_SYSBP",
+                "Pre-dose systolic BP (mmHg)",
+                "integer",
+                field="predose_systolic",
+            ),
+            Item(
+                "IT.DOSING.PREDOSE_DIABP",
+                "Pre-dose diastolic BP (mmHg)",
+                "integer",
+                field="predose_diastolic",
+            ),
+            Item(
+                "IT.DOSING.PREDOSE_HR",
+                "Pre-dose heart rate (bpm)",
+                "integer",
+                field="predose_heart_rate",
+            ),
+            Item(
+                "IT.DOSING.PREDOSE_TEMP",
+                "Pre-dose temperature (C)",
+                "float",
+                field="predose_temperature",
+            ),
+            Item("IT.DOSING.DOSED_AT", "Time of dose", moment, field="dosed_at"),
+            Item(
+                "IT.DOSING.SUPPLEMENT_AT",
+                "Time of supplemental dose",
+                moment,
+                field="supplemental_dosed_at",
+            ),
+            Item("IT.DOSING.ENDED_AT", "End of session", moment, field="ended_at"),
         ],
     )
 
@@ -124,11 +159,16 @@ def _vitals_group(profile: str) -> Group:
         "Vital signs",
         True,
         [
-            Item("IT.VITALS.MEASURED_AT", "Measured at", _date_type(profile, with_time=True)),
-            Item("IT.VITALS.SYSBP", "Systolic BP (mmHg)", "integer"),
-            Item("IT.VITALS.DIABP", "Diastolic BP (mmHg)", "integer"),
-            Item("IT.VITALS.HR", "Heart rate (bpm)", "integer"),
-            Item("IT.VITALS.TEMP", "Temperature (C)", "float"),
+            Item(
+                "IT.VITALS.MEASURED_AT",
+                "Measured at",
+                _date_type(profile, with_time=True),
+                field="measured_at",
+            ),
+            Item("IT.VITALS.SYSBP", "Systolic BP (mmHg)", "integer", field="systolic"),
+            Item("IT.VITALS.DIABP", "Diastolic BP (mmHg)", "integer", field="diastolic"),
+            Item("IT.VITALS.HR", "Heart rate (bpm)", "integer", field="heart_rate"),
+            Item("IT.VITALS.TEMP", "Temperature (C)", "float", field="temperature"),
         ],
     )
 
@@ -139,9 +179,20 @@ def _assessment_group(profile: str, instruments: list[tuple[str, str]]) -> Group
         "Rating-scale assessment",
         True,
         [
-            Item("IT.ASSESSMENT.INSTRUMENT", "Instrument", "text", tuple(instruments)),
-            Item("IT.ASSESSMENT.SCORE", "Total score", "float"),
-            Item("IT.ASSESSMENT.AT", "Assessed at", _date_type(profile, with_time=True)),
+            Item(
+                "IT.ASSESSMENT.INSTRUMENT",
+                "Instrument",
+                "text",
+                tuple(instruments),
+                field="instrument",
+            ),
+            Item("IT.ASSESSMENT.SCORE", "Total score", "float", field="score"),
+            Item(
+                "IT.ASSESSMENT.AT",
+                "Assessed at",
+                _date_type(profile, with_time=True),
+                field="assessed_at",
+            ),
         ],
     )
 
@@ -149,34 +200,40 @@ def _assessment_group(profile: str, instruments: list[tuple[str, str]]) -> Group
 def _adverse_event_group(profile: str) -> Group:
     moment = _date_type(profile, with_time=True)
     flags = [
-        Item(f"IT.AE.{name.upper()}", name.replace("_", " ").capitalize(), "boolean")
-        for name in AE_FLAGS
+        Item(f"IT.AE.{name.upper()}", name.replace("_", " ").capitalize(), "boolean", field=name)
+        for name in SERIOUSNESS_FIELDS
     ]
     return Group(
         "IG.AE",
         "Adverse event",
         True,
         [
-            Item("IT.AE.TERM", "Reported term", "text"),
-            Item("IT.AE.ONSET", "Onset", moment),
-            Item("IT.AE.END", "End", moment),
-            Item("IT.AE.SEVERITY", "Severity", "text", _choices(Severity.choices)),
+            Item("IT.AE.TERM", "Reported term", "text", field="term"),
+            Item("IT.AE.ONSET", "Onset", moment, field="onset_at"),
+            Item("IT.AE.END", "End", moment, field="ended_at"),
+            Item(
+                "IT.AE.SEVERITY", "Severity", "text", _choices(Severity.choices), field="severity"
+            ),
             *flags,
-            Item("IT.AE.RELATEDNESS", "Relatedness", "text", _choices(Relatedness.choices)),
-            Item("IT.AE.ACTION", "Action taken", "text", _choices(ActionTaken.choices)),
-            Item("IT.AE.OUTCOME", "Outcome", "text", _choices(Outcome.choices)),
+            Item(
+                "IT.AE.RELATEDNESS",
+                "Relatedness",
+                "text",
+                _choices(Relatedness.choices),
+                field="relatedness",
+            ),
+            Item(
+                "IT.AE.ACTION",
+                "Action taken",
+                "text",
+                _choices(ActionTaken.choices),
+                field="action_taken",
+            ),
+            Item("IT.AE.OUTCOME", "Outcome", "text", _choices(Outcome.choices), field="outcome"),
         ],
     )
 
 
-AE_FLAGS = (
-    "results_in_death",
-    "life_threatening",
-    "hospitalization",
-    "disability",
-    "congenital_anomaly",
-    "other_important_event",
-)
 SCREENING_TYPES = {"integer": "integer", "decimal": "float", "boolean": "boolean", "choice": "text"}
 
 
@@ -399,7 +456,8 @@ class _Merged:
         return []
 
 
-def _streams(trial: Trial) -> dict[str, _Merged]:
+def _streams(trial: Trial, meta: Metadata) -> dict[str, _Merged]:
+    """Each kind of clinical record, by participant, reading the fields its item group shows."""
     dosing = DosingSession.objects.filter(participant__trial=trial).order_by(
         "participant_id", "visit__sequence"
     )
@@ -412,40 +470,21 @@ def _streams(trial: Trial) -> dict[str, _Merged]:
     events = AdverseEvent.objects.filter(participant__trial=trial).order_by(
         "participant_id", "onset_at", "pk"
     )
+    event_code = "visit__event_code"
     return {
-        "dosing": _Merged(_rows(dosing, "participant_id", "visit__event_code", *DOSING_FIELDS)),
+        "dosing": _Merged(_rows(dosing, "participant_id", event_code, *_fields(meta, "dosing"))),
         "vitals": _Merged(
             _rows(
                 vitals,
                 "participant_id",
                 "dosing_session__visit__event_code",
-                *VITALS_FIELDS,
+                *_fields(meta, "vitals"),
             )
         ),
         "assessment": _Merged(
-            _rows(
-                assessments,
-                "participant_id",
-                "visit__event_code",
-                "instrument",
-                "score",
-                "assessed_at",
-            )
+            _rows(assessments, "participant_id", event_code, *_fields(meta, "assessment"))
         ),
-        "ae": _Merged(
-            _rows(
-                events,
-                "participant_id",
-                "term",
-                "onset_at",
-                "ended_at",
-                "severity",
-                *AE_FLAGS,
-                "relatedness",
-                "action_taken",
-                "outcome",
-            )
-        ),
+        "ae": _Merged(_rows(events, "participant_id", *_fields(meta, "ae"))),
     }
 
 
@@ -528,53 +567,34 @@ def _subject(
         if code in assessments:
             form = _form(element, "F.ASSESSMENT")
             for key, row in enumerate(assessments[code], start=1):
-                values = ("instrument", "score", "assessed_at")
-                _item_group(form, "IG.ASSESSMENT", _pairs(meta, "assessment", row, values), key)
+                _item_group(form, "IG.ASSESSMENT", _pairs(meta, "assessment", row), key)
     if records["ae"]:
         element = etree.SubElement(
             subject, _tag("StudyEventData"), StudyEventOID=f"SE.{ADVERSE_EVENTS_EVENT}"
         )
         form = _form(element, "F.AE")
-        names = ("term", "onset_at", "ended_at", "severity", *AE_FLAGS)
-        names += ("relatedness", "action_taken", "outcome")
         for key, row in enumerate(records["ae"], start=1):
-            _item_group(form, "IG.AE", _pairs(meta, "ae", row, names), key)
+            _item_group(form, "IG.AE", _pairs(meta, "ae", row), key)
     return subject
 
 
-def _pairs(
-    meta: Metadata, group: str, row: dict[str, Any], names: tuple[str, ...]
-) -> list[tuple[str, str | None]]:
-    """(item OID, value) in the group's item order: the row's fields are named in that order."""
-    items = meta.groups[group].items
-    return [
-        (item.oid, _text(row[name], meta.profile)) for item, name in zip(items, names, strict=True)
-    ]
+def _fields(meta: Metadata, group: str) -> tuple[str, ...]:
+    """The fields a group's items are read from, in item order."""
+    return tuple(item.field for item in meta.groups[group].items)
 
 
-DOSING_FIELDS = (
-    "status",
-    "route",
-    "washout_days",
-    "pregnancy_test",
-    "predose_systolic",
-    "predose_diastolic",
-    "predose_heart_rate",
-    "predose_temperature",
-    "dosed_at",
-    "supplemental_dosed_at",
-    "ended_at",
-)
-VITALS_FIELDS = ("measured_at", "systolic", "diastolic", "heart_rate", "temperature")
+def _pairs(meta: Metadata, group: str, row: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(item OID, value) in the group's item order, each read from the item's field."""
+    return [(item.oid, _text(row[item.field], meta.profile)) for item in meta.groups[group].items]
 
 
 def _dosing_form(
     event: etree._Element, meta: Metadata, row: dict, vitals: list[dict], profile: str
 ) -> None:
     form = _form(event, "F.DOSING")
-    _item_group(form, "IG.DOSING", _pairs(meta, "dosing", row, DOSING_FIELDS), None)
+    _item_group(form, "IG.DOSING", _pairs(meta, "dosing", row), None)
     for key, vital in enumerate(vitals, start=1):
-        _item_group(form, "IG.VITALS", _pairs(meta, "vitals", vital, VITALS_FIELDS), key)
+        _item_group(form, "IG.VITALS", _pairs(meta, "vitals", vital), key)
 
 
 class _Sink:
@@ -625,7 +645,7 @@ def _odm_chunks(stream: ExportStream, sponsor: Sponsor, trial: Trial) -> Iterato
             yield sink.drain()
             clinical = {"StudyOID": meta.study_oid, "MetaDataVersionOID": meta.version_oid}
             with xf.element(_tag("ClinicalData"), clinical):
-                streams = _streams(trial)
+                streams = _streams(trial, meta)
                 for number, participant in enumerate(participants, start=1):
                     records = {
                         name: stream.take(participant["id"]) for name, stream in streams.items()

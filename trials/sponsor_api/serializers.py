@@ -6,11 +6,17 @@ the columns an export carries. They describe rows; rows themselves are made by s
 
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from trials.sponsor_api import exports
 from trials.sponsor_api.exports import RESOURCES, Column, Resource
+from trials.sponsor_api.services import JOB_FORMATS
 from trials.study.models import Trial
 
 
@@ -62,3 +68,38 @@ def row_serializer(resource: Resource) -> type[serializers.Serializer]:
 
 
 ROW_SERIALIZERS = {name: row_serializer(resource) for name, resource in RESOURCES.items()}
+
+
+class ExportJobRequestSerializer(serializers.Serializer):
+    """What a job exports; the filters are the listing's (`exports.validate_params`)."""
+
+    resource = serializers.ChoiceField(choices=())
+    format = serializers.ChoiceField(choices=JOB_FORMATS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["resource"].choices = sorted(exports.RESOURCES)
+
+
+def export_job_request(trial: Trial, data: Any) -> tuple[str, str, dict[str, Any]]:
+    """(resource, format, filters as JSON) from a job request's body; the API's 400 by field."""
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
+    errors: dict[str, Any] = {}
+    request = ExportJobRequestSerializer(data=data)
+    if not request.is_valid():
+        errors.update(request.errors)
+    filters = {name: data.get(name) for name in exports.PARAM_NAMES if name != "format"}
+    try:
+        params = exports.validate_params(trial=trial, params=filters)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if errors:
+        raise serializers.ValidationError(errors)
+    values = {name: _json_value(getattr(params, name)) for name in filters}
+    stored = {name: value for name, value in values.items() if value is not None}
+    return request.validated_data["resource"], request.validated_data["format"], stored
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime.date) else value

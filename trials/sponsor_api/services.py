@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from rest_framework import serializers
 
+from trials import queue
 from trials.audit import audit_context
 from trials.sponsor_api import exports
 from trials.sponsor_api.models import ExportJob, SponsorApiKey
@@ -59,47 +59,17 @@ MAX_ATTEMPTS = 3
 PART_SUFFIX = ".part"
 
 
-class ExportJobRequestSerializer(serializers.Serializer):
-    """What a job exports; the filters are the listing's (`exports.validate_params`)."""
-
-    resource = serializers.ChoiceField(choices=())
-    format = serializers.ChoiceField(choices=JOB_FORMATS)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["resource"].choices = sorted(exports.RESOURCES)
-
-
-def _clean(trial: Trial, data: Any) -> tuple[str, str, dict[str, str]]:
-    """(resource, format, params as JSON) from a request body; ValidationError by field."""
-    if not isinstance(data, dict):
-        raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
-    errors: dict[str, Any] = {}
-    request = ExportJobRequestSerializer(data=data)
-    if not request.is_valid():
-        errors.update(request.errors)
-    filters = {name: data.get(name) for name in exports.PARAM_NAMES if name != "format"}
-    try:
-        params = exports.validate_params(trial=trial, params=filters)
-    except serializers.ValidationError as error:
-        errors.update(error.detail if isinstance(error.detail, dict) else {"params": error.detail})
-    if errors:
-        raise serializers.ValidationError(errors)
-    values = {name: _json_value(getattr(params, name)) for name in filters}
-    stored = {name: value for name, value in values.items() if value is not None}
-    return request.validated_data["resource"], request.validated_data["format"], stored
-
-
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime.date) else value
-
-
 def export_job_create(
-    *, sponsor: Sponsor, api_key: SponsorApiKey | None, trial: Trial, data: Any
+    *,
+    sponsor: Sponsor,
+    api_key: SponsorApiKey | None,
+    trial: Trial,
+    resource: str,
+    fmt: str,
+    filters: dict[str, Any],
 ) -> ExportJob:
-    """Validate a job request, save the job, and queue it once the row has committed."""
-    resource, fmt, params = _clean(trial, data)
-    params["profile"] = sponsor.export_profile
+    """Save a job for cleaned filters, and queue it once the row has committed."""
+    params = {**filters, "profile": sponsor.export_profile}
     with transaction.atomic():
         job = ExportJob(
             sponsor=sponsor,
@@ -111,20 +81,8 @@ def export_job_create(
         )
         job.full_clean()
         job.save()
-        transaction.on_commit(lambda: export_job_enqueue(job.pk))
+        queue.after_commit(TASK_NAME, str(job.pk))
     return job
-
-
-def export_job_enqueue(job_id: Any) -> bool:
-    """Send the job's message now; False (logged) when the broker cannot take it."""
-    from celery import current_app
-
-    try:
-        current_app.send_task(TASK_NAME, args=[str(job_id)])
-    except Exception:  # kombu and redis raise many kinds; export_jobs_resume covers them all
-        logger.warning("Could not queue export job %s; it will be resumed", job_id, exc_info=True)
-        return False
-    return True
 
 
 def export_job_path(job: ExportJob) -> Path:
@@ -269,7 +227,7 @@ def export_jobs_resume(*, now: datetime.datetime | None = None) -> int:
         Q(status=ExportJob.Status.QUEUED, created_at__lt=now - RESUME_AFTER)
         | Q(status=ExportJob.Status.RUNNING, started_at__lt=now - STALE_RUNNING_AFTER)
     ).values_list("pk", flat=True)
-    sent = sum(export_job_enqueue(pk) for pk in lost)
+    sent = sum(queue.publish(TASK_NAME, str(pk)) for pk in lost)
     _remove_stale_parts(now)
     return sent
 
