@@ -21,7 +21,7 @@ from trials.study.permissions import may_see_arm
 from trials.study.sitetime import today_at
 
 if TYPE_CHECKING:
-    from trials.study.models import AnyUser
+    from django.contrib.auth.models import User
 
 
 Status = Participant.Status
@@ -152,7 +152,7 @@ class Dashboard:
         return self.consort.arms is not None
 
 
-def dashboard_for(trial: Trial, user: AnyUser) -> Dashboard:
+def dashboard_for(trial: Trial, user: User) -> Dashboard:
     """Everything the trial dashboard shows, within the user's scope."""
     scope = dashboard_scope(trial, user)
     days = {ts.site_id: today_at(ts.site.time_zone) for ts in scope.trial_sites}
@@ -165,7 +165,7 @@ def dashboard_for(trial: Trial, user: AnyUser) -> Dashboard:
     )
 
 
-def dashboard_scope(trial: Trial, user: AnyUser) -> Scope:
+def dashboard_scope(trial: Trial, user: User) -> Scope:
     """Trial-wide memberships (monitors, sponsors) see every site; the others their own."""
     memberships = list(
         Membership.objects.filter(user=user, trial=trial).order_by().values("site_id", "role")

@@ -20,7 +20,7 @@ from trials.sessions.models import Visit, VisitFacilitator
 from trials.study.models import Membership, ProtocolVersion, Role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 from trials.enrollment.models import AllocationSlot
 from trials.enrollment.queries import reconsent_pending
 from trials.participants.models import Signature
@@ -74,7 +74,7 @@ def visit_book(
     starts_at: datetime.datetime,
     room: str,
     facilitators: Sequence[Facilitator],
-    by: AbstractBaseUser,
+    by: User,
     reason: str = "",
 ) -> Visit:
     """Book (or reschedule) a visit. Outside its window, or changing a booking, needs a reason."""
@@ -129,7 +129,7 @@ def _check_facilitators(participant: Participant, facilitators: Sequence[Facilit
         )
 
 
-def _assign(visit: Visit, facilitators: Sequence[Facilitator], by: AbstractBaseUser) -> None:
+def _assign(visit: Visit, facilitators: Sequence[Facilitator], by: User) -> None:
     wanted = {facilitator.pk for facilitator in facilitators}
     VisitFacilitator.objects.filter(visit=visit).exclude(facilitator_id__in=wanted).delete()
     present = set(
@@ -277,7 +277,7 @@ def _team(visit: Visit) -> list[Facilitator]:
     ]
 
 
-def dosing_session_start(*, visit: Visit, by: AbstractBaseUser) -> DosingSession:
+def dosing_session_start(*, visit: Visit, by: User) -> DosingSession:
     """Open the log of a booked dosing visit of a randomized participant."""
     with transaction.atomic(), audit_context(by=by, reason="Dosing session started"):
         visit = (
@@ -348,7 +348,7 @@ def _revise(session: DosingSession, values: dict[str, Any], reason: str) -> str:
 
 
 def dosing_session_update(
-    *, session: DosingSession, values: dict[str, Any], by: AbstractBaseUser, reason: str = ""
+    *, session: DosingSession, values: dict[str, Any], by: User, reason: str = ""
 ) -> DosingSession:
     """Fill in the checklist, the day's notes or the release; saved values change with a reason."""
     unknown = set(values) - set(LOG_FIELDS)
@@ -402,7 +402,7 @@ def _vitals_problems(session: DosingSession) -> list[str]:
 
 
 def dosing_session_override_vitals(
-    *, session: DosingSession, investigator: AbstractBaseUser, password: str, reason: str
+    *, session: DosingSession, investigator: User, password: str, reason: str
 ) -> Signature:
     """An investigator permits dosing despite out-of-range pre-dose vitals: signed, with reason."""
     reason = require_reason(reason)
@@ -436,7 +436,7 @@ def dosing_session_give_dose(
     lot_number: str,
     dosed_at: datetime.datetime,
     route: str,
-    by: AbstractBaseUser,
+    by: User,
 ) -> DosingSession:
     """Record the dose (T0). The kit must be the participant's own: the arm is never shown."""
     _not_in_future("dosed_at", dosed_at)
@@ -465,7 +465,7 @@ def dosing_session_give_dose(
     return session
 
 
-def _after_dose(session: DosingSession, by: AbstractBaseUser) -> None:
+def _after_dose(session: DosingSession, by: User) -> None:
     visit = session.visit
     visit.status = Visit.Status.COMPLETED
     visit.save(update_fields=["status"])
@@ -483,7 +483,7 @@ def _after_dose(session: DosingSession, by: AbstractBaseUser) -> None:
 
 
 def dosing_session_supplement(
-    *, session: DosingSession, dosed_at: datetime.datetime, lot_number: str, by: AbstractBaseUser
+    *, session: DosingSession, dosed_at: datetime.datetime, lot_number: str, by: User
 ) -> DosingSession:
     """Record the optional supplemental dose where the protocol's arms have one."""
     _not_in_future("supplement_at", dosed_at)
@@ -503,9 +503,7 @@ def dosing_session_supplement(
     return session
 
 
-def dosing_session_not_given(
-    *, session: DosingSession, reason: str, by: AbstractBaseUser
-) -> DosingSession:
+def dosing_session_not_given(*, session: DosingSession, reason: str, by: User) -> DosingSession:
     """The session ended without a dose (refused, unwell, safety): the reason is recorded."""
     reason = require_reason(reason)
     with transaction.atomic(), audit_context(by=by, reason=reason):
@@ -518,7 +516,7 @@ def dosing_session_not_given(
 
 
 def vital_sign_add(
-    *, session: DosingSession, values: dict[str, Any], by: AbstractBaseUser, reason: str = ""
+    *, session: DosingSession, values: dict[str, Any], by: User, reason: str = ""
 ) -> VitalSign:
     """Add a row to the vitals grid; after signing it needs a reason and new signatures."""
     _not_in_future("measured_at", values.get("measured_at"))
@@ -537,9 +535,7 @@ def vital_sign_add(
     return vital
 
 
-def dosing_session_sign(
-    *, session: DosingSession, signer: AbstractBaseUser, password: str
-) -> SessionSignature:
+def dosing_session_sign(*, session: DosingSession, signer: User, password: str) -> SessionSignature:
     """An assigned facilitator signs the complete log (this revision of it)."""
     with transaction.atomic():
         session = _lock(session)
@@ -587,9 +583,7 @@ def _released(session: DosingSession) -> bool:
 THERAPY_KINDS = (Visit.Kind.PREPARATION, Visit.Kind.INTEGRATION)
 
 
-def therapy_session_record(
-    *, visit: Visit, values: dict[str, Any], by: AbstractBaseUser
-) -> TherapySession:
+def therapy_session_record(*, visit: Visit, values: dict[str, Any], by: User) -> TherapySession:
     """Log a preparation or integration session: attended, or missed with the reason."""
     with transaction.atomic():
         visit = (

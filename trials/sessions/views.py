@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from trials.facilitators.models import Facilitator
 from trials.facilitators.queries import qualification
 from trials.forms import add_errors
+from trials.http import AuthenticatedHttpRequest
 from trials.notifications.queries import notifications_context
 from trials.participants.actions import SITE_TEAM, participant_for_action, saved_and_back
 from trials.participants.models import Participant
@@ -41,7 +42,7 @@ from trials.study.sitetime import local_date
 
 
 @login_required
-def visit_book(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
+def visit_book(request: AuthenticatedHttpRequest, study_id: str, event_code: str) -> HttpResponse:
     participant = participant_for_action(request, study_id, SITE_TEAM)
     visit = get_object_or_404(Visit.objects.filter(participant=participant), event_code=event_code)
     facilitators = Facilitator.objects.at_site(
@@ -145,7 +146,9 @@ def _apply(action: str, form, session: DosingSession, user) -> None:  # type: ig
 
 
 @login_required
-def dosing_session(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
+def dosing_session(
+    request: AuthenticatedHttpRequest, study_id: str, event_code: str
+) -> HttpResponse:
     visit = _visit(request, study_id, event_code)
     if visit.kind != Visit.Kind.DOSING:
         return redirect("therapy_session", study_id=study_id, event_code=event_code)
@@ -230,7 +233,9 @@ def _dosing_context(request, visit, session, forms) -> dict:  # type: ignore[no-
 
 
 @login_required
-def therapy_session(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
+def therapy_session(
+    request: AuthenticatedHttpRequest, study_id: str, event_code: str
+) -> HttpResponse:
     visit = _visit(request, study_id, event_code)
     participant = visit.participant
     facilitators = Facilitator.objects.at_site(

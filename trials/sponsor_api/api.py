@@ -8,7 +8,7 @@ key is logged in ExportRequest, a streamed file when its last row is written.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib import parse
 
 from django.db.models import Prefetch
@@ -36,6 +36,9 @@ from trials.sponsor_api import schema as _schema  # noqa: F401  (registers the k
 from trials.sponsor_api.serializers import ROW_SERIALIZERS, TrialSerializer
 from trials.sponsor_api.streaming import export_request_log, stream_response
 from trials.study.models import Trial, TrialSite
+
+if TYPE_CHECKING:
+    from trials.sponsor_api.authentication import SponsorClient
 
 
 class IsSponsorKey(BasePermission):
@@ -155,7 +158,7 @@ class ExportView(SponsorApiView):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         started_at = timezone.now()
         log = {
-            "sponsor": request.user.sponsor,
+            "sponsor": cast("SponsorClient", request.user).sponsor,
             "api_key": request.auth,
             "trial": None,
             "resource": self.resource,
@@ -177,7 +180,7 @@ class ExportView(SponsorApiView):
         )
         log["trial"] = trial
         params = exports.validate_params(trial=trial, params=request.query_params)
-        sponsor = request.user.sponsor
+        sponsor = cast("SponsorClient", request.user).sponsor
         if params.format != "json":
             stream = exports.export_stream(
                 sponsor=sponsor,

@@ -10,9 +10,9 @@ from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    AnyUser = User | AnonymousUser
 import uuid
 
 from trials.study.models import Sponsor, Trial

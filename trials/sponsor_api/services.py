@@ -12,7 +12,7 @@ from trials.sponsor_api.models import SponsorApiKey
 from trials.study.models import Sponsor, Trial
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 import contextlib
 import logging
 import os
@@ -36,7 +36,7 @@ def sponsor_api_key_create(
     sponsor: Sponsor,
     name: str,
     expires_at: datetime.datetime | None,
-    by: AbstractBaseUser | None,
+    by: User | None,
     actor: str = "system",
 ) -> tuple[SponsorApiKey, str]:
     """Create a sponsor's API key; returns it with the key itself, which is never stored."""

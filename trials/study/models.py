@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pghistory
 from django.conf import settings
@@ -14,9 +14,11 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    from trials.sponsor_api.authentication import SponsorClient
+
+    AnyUser = User | AnonymousUser
 from django.core.validators import MinValueValidator
 
 from trials.triggers import protect_deletes
@@ -175,7 +177,7 @@ class TrialQuerySet(models.QuerySet["Trial"]):
         if not user.is_authenticated:
             return self.none()
         if getattr(user, "is_sponsor_key", False):
-            return self.filter(sponsor_id=user.sponsor_id)
+            return self.filter(sponsor_id=cast("SponsorClient", user).sponsor_id)
         return self.filter(Exists(Membership.objects.filter(user=user, trial=OuterRef("pk"))))
 
 
