@@ -1,11 +1,13 @@
 """Booking visits, the dosing session log and therapy sessions: one service call per action."""
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 
 from trials.facilitators.models import Facilitator
@@ -94,7 +96,7 @@ def _forms(request: HttpRequest, visit: Visit, session: DosingSession | None) ->
     limits = visit.protocol_version.content["trial"]["dosing_safety"]
     action = request.POST.get("action") if request.method == "POST" else None
 
-    def data(name: str):  # type: ignore[no-untyped-def]
+    def data(name: str) -> QueryDict | None:
         return request.POST if action == name else None
 
     return {
@@ -109,7 +111,7 @@ def _forms(request: HttpRequest, visit: Visit, session: DosingSession | None) ->
     }
 
 
-def _apply(action: str, form, session: DosingSession, user) -> None:  # type: ignore[no-untyped-def]
+def _apply(action: str, form: Any, session: DosingSession, user: User) -> None:
     """Call the service behind one action with the form's cleaned data."""
     data = form.cleaned_data
     calls: dict[str, Callable[[], object]] = {
@@ -182,7 +184,9 @@ def dosing_session(
     )
 
 
-def _dosing_context(request, visit, session, forms) -> dict:  # type: ignore[no-untyped-def]
+def _dosing_context(
+    request: HttpRequest, visit: Visit, session: DosingSession | None, forms: dict[str, Any]
+) -> dict:
     participant = visit.participant
     protocol = visit.protocol_version.content
     team = list(
