@@ -192,7 +192,8 @@ def _counts_by_site(scope: Scope, days: dict[int, datetime.date]) -> dict[int, d
         .values("site_id")
         .annotate(**{name: Count("pk", filter=condition) for name, condition in _flow(days)})
     )
-    return {row.pop("site_id"): row for row in rows}
+    # The rows' counts are named by annotate(**...), which the Django plugin cannot see.
+    return {row.pop("site_id"): row for row in rows}  # type: ignore[misc]
 
 
 def _flow(days: dict[int, datetime.date]) -> list[tuple[str, Q]]:
@@ -236,7 +237,9 @@ def _sum(rows: Iterable[dict[str, int]]) -> dict[str, int]:
 
 def _consort(scope: Scope, totals: dict[str, int]) -> Consort:
     version = ProtocolVersion.objects.current_for(scope.trial)
-    content = version.content if version else {"arms": [], "screening": {"criteria": []}}
+    content: dict[str, Any] = (
+        version.content if version else {"arms": [], "screening": {"criteria": []}}
+    )
     return Consort(
         screened=totals["screened"],
         screen_failed=totals["screen_failed"],
