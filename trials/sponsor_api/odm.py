@@ -538,7 +538,7 @@ def _subject(
             subject, _tag("StudyEventData"), StudyEventOID=f"SE.{ADVERSE_EVENTS_EVENT}"
         )
         form = _form(element, "F.AE")
-        names = ("term", "onset_at", "ended_at", "severity", *AE_FLAGS)
+        names: tuple[str, ...] = ("term", "onset_at", "ended_at", "severity", *AE_FLAGS)
         names += ("relatedness", "action_taken", "outcome")
         for key, row in enumerate(records["ae"], start=1):
             _item_group(form, "IG.AE", _pairs(meta, "ae", row, names), key)

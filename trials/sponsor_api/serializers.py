@@ -6,6 +6,8 @@ the columns an export carries. They describe rows; rows themselves are made by s
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -43,7 +45,8 @@ def _field_for(resource: Resource, column: Column) -> serializers.Field:
     model = resource.model()
     try:
         for part in column.source.split("__")[:-1]:
-            model = model._meta.get_field(part).related_model
+            # None (not a relation) fails on the next lookup, which is caught below.
+            model = cast(type[models.Model], model._meta.get_field(part).related_model)
         field = model._meta.get_field(column.source.split("__")[-1])
     except Exception:
         field = models.BooleanField()  # annotations: `reviewed`

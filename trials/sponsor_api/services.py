@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
 
@@ -44,7 +44,8 @@ def sponsor_api_key_create(
         api_key, key = SponsorApiKey.objects.create_key(
             sponsor=sponsor, name=name, expiry_date=expires_at
         )
-    return api_key, key
+    # The library types what its manager returns as its base class.
+    return cast(SponsorApiKey, api_key), key
 
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class ExportJobRequestSerializer(serializers.Serializer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["resource"].choices = sorted(exports.RESOURCES)
+        cast(serializers.ChoiceField, self.fields["resource"]).choices = sorted(exports.RESOURCES)
 
 
 def _clean(trial: Trial, data: Any) -> tuple[str, str, dict[str, str]]:
@@ -204,7 +205,7 @@ def export_job_run(*, job_id: Any) -> ExportJob:
 
 
 def _write(job: ExportJob, mine: Any, final: Path) -> tuple[int, int]:
-    started_at = job.started_at
+    started_at = cast(datetime.datetime, job.started_at)  # a claimed job has started
     definition = exports.RESOURCES[job.resource]
     params = exports.validate_params(trial=job.trial, params=job.params)
     total = exports.filtered_queryset(definition, job.trial, params).count()
