@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -146,6 +146,7 @@ def participant_randomize(*, participant: Participant, by: User) -> AllocationSl
         participant = Participant.objects.select_for_update().get(pk=participant.pk)
         version = ProtocolVersion.objects.current_for(trial)
         _check_randomizable(participant, trial, trial_site, version)
+        version = cast(ProtocolVersion, version)  # _check_randomizable refused None
         slot = _free_slot(trial, _allocation_list(trial, trial_site, participant, version))
         now = timezone.now()
         slot.participant, slot.allocated_at, slot.allocated_by = participant, now, by
@@ -224,7 +225,7 @@ def _free_slot(trial: Trial, allocation_list: AllocationList) -> AllocationSlot:
     if slot is None:
         _extend(trial, allocation_list)
         slot = allocation_list.slots.filter(participant__isnull=True).order_by("sequence").first()
-    return slot
+    return cast(AllocationSlot, slot)  # _extend added free slots
 
 
 def _extend(trial: Trial, allocation_list: AllocationList) -> None:

@@ -6,7 +6,7 @@ import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 from django.utils import timezone
 
 from trials.forms import ReasonField, SiteDateTimeField
@@ -77,7 +77,7 @@ class AssessmentForm(forms.Form):
 
 def _question(name: str) -> forms.TypedChoiceField:
     return forms.TypedChoiceField(
-        label=SuicideRiskScreen._meta.get_field(name).help_text,
+        label=cast("Field[Any, Any]", SuicideRiskScreen._meta.get_field(name)).help_text,
         choices=YES_NO,
         coerce=lambda answer: answer == "yes",
         widget=forms.RadioSelect,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import pghistory
 from django.conf import settings
@@ -246,7 +246,7 @@ class AdverseEvent(models.Model):
     def seriousness_criteria(self) -> list[str]:
         """The seriousness criteria this event meets, by their labels."""
         return [
-            str(self._meta.get_field(name).verbose_name)
+            str(cast("models.Field[Any, Any]", self._meta.get_field(name)).verbose_name)
             for name in SERIOUSNESS_FIELDS
             if getattr(self, name)
         ]

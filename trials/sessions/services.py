@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Field, OuterRef
 from django.utils import timezone
 
 from trials.audit import audit_context, require_reason
@@ -89,7 +89,9 @@ def visit_book(
                 f"A visit that is {visit.get_status_display().lower()} cannot be booked."
             )
         day = local_date(starts_at, visit.participant.site.time_zone)
-        outside = not (visit.window_start <= day <= visit.window_end)
+        # A scheduled or booked visit has its window.
+        start, end = cast(datetime.date, visit.window_start), cast(datetime.date, visit.window_end)
+        outside = not (start <= day <= end)
         if outside or visit.status == Visit.Status.BOOKED:
             reason = _reason_for_booking(reason, outside, visit)
         _check_facilitators(visit.participant, facilitators)
@@ -213,7 +215,7 @@ def visits_schedule_after_dosing_id(visit_pk: int) -> int:
             .first()
         )
         session = getattr(visit, "dosing_session", None) if visit else None
-        if session is None or session.dosed_at is None:
+        if visit is None or session is None or session.dosed_at is None:
             return 0
         with audit_context(by=None, reason="Scheduled from the dose", actor=SCHEDULER):
             return visits_schedule_after_dosing(
@@ -326,7 +328,9 @@ def _changing(session: DosingSession, values: dict[str, Any]) -> list[str]:
 
     def untouched(name: str) -> bool:
         saved = getattr(session, name)
-        return saved in (None, "", False) or saved == DosingSession._meta.get_field(name).default
+        return saved in (None, "", False) or (
+            saved == cast("Field[Any, Any]", DosingSession._meta.get_field(name)).default
+        )
 
     return [
         name

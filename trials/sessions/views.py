@@ -1,7 +1,8 @@
 """Booking visits, the dosing session log and therapy sessions: one service call per action."""
 
+import datetime
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -197,7 +198,7 @@ def _dosing_context(
     on = (
         local_date(session.dosed_at, participant.site.time_zone)
         if session and session.dosed_at
-        else visit.target_date
+        else cast(datetime.date, visit.target_date)  # a dosing visit is scheduled
     )
     context = {
         "participant": participant,

@@ -153,11 +153,11 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        where = self.site.code if self.site_id else "all sites"
+        where = cast(Site, self.site).code if self.site_id else "all sites"
         return f"{self.user} – {self.get_role_display()} – {self.trial.code} ({where})"
 
 
-class AuditedUser(get_user_model()):  # type: ignore[misc]
+class AuditedUser(get_user_model()):  # type: ignore[misc]  # a base class from a call
     """The user model seen by the audit trail: the triggers live in this app's migrations."""
 
     class Meta:
