@@ -46,7 +46,7 @@ def assessment_record(
     *,
     visit: Visit,
     instrument: str,
-    score: Decimal,
+    score: Decimal | int,
     assessed_at: datetime.datetime,
     by: User,
 ) -> Assessment:
