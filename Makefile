@@ -8,7 +8,7 @@ PORT ?= 8000
 export DEBUG ?= true
 export PORT
 
-.PHONY: setup run test bench lint stop clean system-packages
+.PHONY: setup run test bench lint typecheck stop clean system-packages
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench: setup
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
 
 stop: $(VENV)/.installed
 	$(BIN)/python -m registry.embedded stop

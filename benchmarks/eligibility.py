@@ -13,7 +13,7 @@ from screening import rules
 from screening.eligibility import evaluator_for
 from screening.models import Screening, Verdict
 from trials.participants.models import Participant
-from trials.study.models import Site, TrialSite
+from trials.study.models import ProtocolVersion, Site, TrialSite
 from trials.study.services import protocol_load
 
 CANDIDATES = 10_000
@@ -46,7 +46,7 @@ def _candidate_data(
     return data
 
 
-def _seed() -> object:
+def _seed() -> ProtocolVersion:
     version, _ = protocol_load(content=PROTOCOL.read_bytes(), filename=PROTOCOL.name, by=None)
     site = Site.objects.create(code="BENCH", name="Bench", time_zone="UTC")
     trial_site = TrialSite.objects.create(

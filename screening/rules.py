@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 FIELD_TYPES = ("integer", "decimal", "boolean", "date", "choice", "text")
 COMPARISON_OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "between", "in", "not_in")
@@ -56,7 +56,7 @@ def _show(value: object) -> str:
     return repr(value)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float | Decimal]:
     """Tell whether a value is a real number usable as a bound (bool excluded)."""
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
@@ -125,9 +125,10 @@ def _bound_errors(field: Mapping[str, Any], name: object, value: object) -> list
     errors = []
     if field_type in ("integer", "decimal"):
         minimum, maximum = field.get("min"), field.get("max")
-        if _is_number(minimum) and value < minimum:
+        # The value was parsed as the field's type: a number here.
+        if _is_number(minimum) and value < minimum:  # type: ignore[operator]
             errors.append(f"{_show(value)} is below the minimum {_show(minimum)} of field '{name}'")
-        if _is_number(maximum) and value > maximum:
+        if _is_number(maximum) and value > maximum:  # type: ignore[operator]
             errors.append(f"{_show(value)} is above the maximum {_show(maximum)} of field '{name}'")
     if field_type == "choice":
         choices = field.get("choices")
@@ -261,7 +262,8 @@ def _between_errors(value: object, name: str, field: Mapping[str, Any], place: s
     high, high_errors = _checked_value(field, name, value[1])
     errors = [f"{place}.value[0]: {message}" for message in low_errors]
     errors += [f"{place}.value[1]: {message}" for message in high_errors]
-    if not errors and low > high:
+    # Both ends parsed without errors: values of the field's type, which orders them.
+    if not errors and low > high:  # type: ignore[operator]
         errors.append(f"{place}.value: low {_show(value[0])} is above high {_show(value[1])}")
     return errors
 
@@ -360,7 +362,8 @@ def _compile_between(name: str, value: Sequence[object]) -> Check:
 
     def check(data: Mapping[str, object]) -> Truth:
         found = data.get(name)
-        return None if found is None else low <= found <= high
+        # Bounds and value are of the field's type, checked when the rule was validated.
+        return None if found is None else low <= found <= high  # type: ignore[operator]
 
     return check
 
@@ -396,9 +399,9 @@ def _compile_comparison(rule: Mapping[str, Any]) -> tuple[Check, Explain]:
     if operator_name in BINARY_OPERATORS:
         check = _compile_binary(name, operator_name, value)
     elif operator_name == "between":
-        check = _compile_between(name, value)
+        check = _compile_between(name, cast(Sequence[object], value))  # validated: a list
     elif operator_name in ("in", "not_in"):
-        check = _compile_membership(name, value, operator_name == "in")
+        check = _compile_membership(name, cast(Sequence[object], value), operator_name == "in")
     elif operator_name in TEST_OPERATORS:
         check = _compile_test(name, operator_name == "is_true")
     else:

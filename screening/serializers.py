@@ -93,7 +93,8 @@ class JSONObjectSerializer(serializers.Serializer):
     def run_validation(self, data: Any = empty) -> Any:
         if data is not empty and not isinstance(data, Mapping):
             message = f"Expected a JSON object {self.expected_shape}, got {json_kind(data)}."
-            raise ValidationError({name: [message] for name in self.fields})
+            # The fields iterate as their names; drf-stubs say Field.
+            raise ValidationError({name: [message] for name in self.fields})  # type: ignore[misc]
         return super().run_validation(data)
 
 
@@ -102,7 +103,8 @@ class EligibilityRequestSerializer(JSONObjectSerializer):
 
     expected_shape = '{"data": {field name: value}}'
 
-    data = ScreeningDataField()
+    # DRF's metaclass takes declared fields out of the class: `data` stays the property.
+    data = ScreeningDataField()  # type: ignore[assignment]
 
 
 class CandidateSerializer(JSONObjectSerializer):
@@ -111,7 +113,7 @@ class CandidateSerializer(JSONObjectSerializer):
     expected_shape = '{"id": ..., "data": {field name: value}}'
 
     id = CandidateIdField()
-    data = ScreeningDataField()
+    data = ScreeningDataField()  # type: ignore[assignment]  # a declared field, as above
 
 
 class EligibilityVerdictSerializer(serializers.Serializer):

@@ -22,7 +22,7 @@ from trials.study.models import ProtocolVersion, Role, TrialSite
 from trials.study.permissions import ensure_site_role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 Status = Participant.Status
 STATUS_FOR_VERDICT = {
@@ -33,7 +33,7 @@ STATUS_FOR_VERDICT = {
 SCREENABLE = (Status.CANDIDATE, Status.SCREEN_FAILED)
 
 
-def screening_start(*, participant: Participant, by: AbstractBaseUser) -> Screening:
+def screening_start(*, participant: Participant, by: User) -> Screening:
     """Open a screening for a candidate (or a screen failure) under the current protocol."""
     with transaction.atomic(), audit_context(by=by, reason="Screening started"):
         participant = Participant.objects.select_for_update().get(pk=participant.pk)
@@ -64,7 +64,7 @@ def changed_fields(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def screening_record(
-    *, screening: Screening, values: dict[str, Any], by: AbstractBaseUser, reason: str = ""
+    *, screening: Screening, values: dict[str, Any], by: User, reason: str = ""
 ) -> Screening:
     """Record screening data and evaluate it; changing a saved value needs a reason."""
     with transaction.atomic():
@@ -90,7 +90,7 @@ def screening_record(
 
 
 def screening_apply_version(
-    *, screening: Screening, version: ProtocolVersion, by: AbstractBaseUser, reason: str
+    *, screening: Screening, version: ProtocolVersion, by: User, reason: str
 ) -> Screening:
     """Re-evaluate an open screening under another protocol version; old verdicts are kept."""
     reason = require_reason(reason)
@@ -106,7 +106,7 @@ def screening_apply_version(
 
 
 def screenings_apply_current_version(
-    *, trial_site: TrialSite, by: AbstractBaseUser, reason: str
+    *, trial_site: TrialSite, by: User, reason: str
 ) -> tuple[list[Screening], dict[str, dict[str, list[str]]]]:
     """Move every open screening at a trial site to the current protocol version.
 
@@ -134,7 +134,7 @@ def screenings_apply_current_version(
 
 
 def screening_confirm(
-    *, screening: Screening, investigator: AbstractBaseUser, password: str, statement: str = ""
+    *, screening: Screening, investigator: User, password: str, statement: str = ""
 ) -> Signature:
     """An investigator signs the verdict: confirms eligibility or overrides an ineligible one."""
     with transaction.atomic():
@@ -213,7 +213,7 @@ def _evaluate(
     *,
     version: ProtocolVersion,
     data: dict[str, Any],
-    by: AbstractBaseUser | None,
+    by: User | None,
     reason: str,
 ) -> ScreeningEvaluation:
     verdict = evaluator_for(version)(_clean(version, data))
@@ -246,7 +246,7 @@ def _evaluate(
 
 
 def _participant_follows(
-    participant: Participant, result: str, by: AbstractBaseUser | None, reason: str
+    participant: Participant, result: str, by: User | None, reason: str
 ) -> None:
     target = STATUS_FOR_VERDICT[Verdict(result)]
     if participant.status != target:

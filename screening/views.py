@@ -1,5 +1,7 @@
 """Screening pages: start, record data with a live verdict, sign, re-evaluate, the log."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -19,6 +21,7 @@ from screening.forms import (
 )
 from screening.models import Screening
 from trials.forms import add_errors
+from trials.http import AuthenticatedHttpRequest
 from trials.participants.models import Participant
 from trials.study.models import ProtocolVersion, Role, TrialSite
 from trials.study.permissions import has_site_role, require_site_role
@@ -52,7 +55,7 @@ def _fields(screening: Screening) -> list[dict]:
 
 @login_required
 @require_POST
-def screening_start(request: HttpRequest, study_id: str) -> HttpResponse:
+def screening_start(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = get_object_or_404(Participant.objects.visible_to(request.user), study_id=study_id)
     require_site_role(
         request.user,
@@ -69,7 +72,7 @@ def screening_start(request: HttpRequest, study_id: str) -> HttpResponse:
 
 
 @login_required
-def screening_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def screening_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     screening = _screening(request, pk)
     form = ScreeningDataForm(_fields(screening), screening.data, request.POST or None)
     reason_form = ReasonForm(request.POST or None)
@@ -93,7 +96,9 @@ def screening_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _detail_context(request, screening, form, reason_form) -> dict:  # type: ignore[no-untyped-def]
+def _detail_context(
+    request: HttpRequest, screening: Screening, form: ScreeningDataForm, reason_form: ReasonForm
+) -> dict[str, Any]:
     participant = screening.participant
     current = ProtocolVersion.objects.current_for(participant.trial)
     evaluations = screening.evaluations.select_related("protocol_version", "evaluated_by")[:20]
@@ -143,7 +148,7 @@ def screening_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def screening_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+def screening_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     screening = _screening(request, pk)
     _require(request, screening, (Role.INVESTIGATOR,))
     form = ConfirmForm(request.POST)
@@ -171,7 +176,7 @@ def screening_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def screening_apply_version(request: HttpRequest, pk: int) -> HttpResponse:
+def screening_apply_version(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     screening = _screening(request, pk)
     _require(request, screening, RECORDERS)
     form = ApplyVersionForm(request.POST)
@@ -255,7 +260,7 @@ def screening_log(request: HttpRequest, trial_code: str, site_code: str) -> Http
 @login_required
 @require_POST
 def screenings_apply_current_version(
-    request: HttpRequest, trial_code: str, site_code: str
+    request: AuthenticatedHttpRequest, trial_code: str, site_code: str
 ) -> HttpResponse:
     trial_site = get_object_or_404(
         TrialSite.objects.visible_to(request.user), trial__code=trial_code, site__code=site_code

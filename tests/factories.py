@@ -4,6 +4,7 @@ import datetime
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from trials.facilitators.models import Credential, Facilitator
 from trials.participants import services
@@ -13,7 +14,7 @@ from trials.study.models import Membership, Role, Site, Sponsor, Trial, TrialSit
 PASSWORD = "correct horse battery staple"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ["username"]
@@ -26,12 +27,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def save_password(self, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
+    def save_password(self, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
-            self.save()
+            self.save()  # type: ignore[attr-defined]  # post_generation passes the user as self
 
 
-class SponsorFactory(factory.django.DjangoModelFactory):
+class SponsorFactory(factory.django.DjangoModelFactory[Sponsor]):
     class Meta:
         model = Sponsor
         django_get_or_create = ["name"]
@@ -64,7 +65,7 @@ class SiteFactory(factory.django.DjangoModelFactory):
     time_zone = "Europe/London"
 
 
-class TrialSiteFactory(factory.django.DjangoModelFactory):
+class TrialSiteFactory(factory.django.DjangoModelFactory[TrialSite]):
     class Meta:
         model = TrialSite
         django_get_or_create = ["trial", "site"]
@@ -85,7 +86,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.COORDINATOR
 
 
-class FacilitatorFactory(factory.django.DjangoModelFactory):
+class FacilitatorFactory(factory.django.DjangoModelFactory[Facilitator]):
     class Meta:
         model = Facilitator
 
@@ -129,7 +130,7 @@ def contact_details(**overrides: object) -> dict[str, object]:
     }
 
 
-def participant_at(trial_site: TrialSite, by: object, **contact: object) -> Participant:
+def participant_at(trial_site: TrialSite, by: User, **contact: object) -> Participant:
     """A candidate registered through the real service, as a coordinator would."""
     return services.participant_create(
         trial_site=trial_site, contact=contact_details(**contact), by=by

@@ -5,9 +5,10 @@ A 500 is a bug: bad input must get a field error (or a 4xx), and leave nothing h
 
 import itertools
 import uuid
+from typing import cast
 
 import pytest
-from django.urls import get_resolver, reverse
+from django.urls import URLResolver, get_resolver, reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -192,7 +193,12 @@ def _urls(world) -> list[str]:
                     if name.startswith("adverse")
                     else "facilitator"
                 ]
-            prefix = f"{pattern.namespace}:" if getattr(pattern, "namespace", None) else ""
+            # Only a URLResolver has a namespace.
+            prefix = (
+                f"{cast(URLResolver, pattern).namespace}:"
+                if getattr(pattern, "namespace", None)
+                else ""
+            )
             urls.append(reverse(prefix + name, kwargs=kwargs))
     return urls
 

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 import pytest
@@ -160,7 +161,7 @@ class Celery:
 
     def log(self, process: subprocess.Popen) -> str:
         index = self.processes.index(process)
-        name = "worker" if "worker" in process.args else "beat"
+        name = "worker" if "worker" in cast(list[str], process.args) else "beat"
         return (self.folder / f"{name}-{index}.log").read_text()
 
     def kill(self, process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:

@@ -11,16 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 MIN_REASON_LENGTH = 3
 
 
 @contextmanager
-def audit_context(
-    *, by: AbstractBaseUser | None, reason: str, actor: str = "system"
-) -> Iterator[None]:
+def audit_context(*, by: User | None, reason: str, actor: str = "system") -> Iterator[None]:
     """Attach the acting user and the reason to every audited write made inside the block.
 
     Without a user (a command, a task), `actor` names who or what acted.
@@ -29,7 +27,7 @@ def audit_context(
     if by is not None:
         metadata["user"] = by.pk
         metadata["username"] = by.get_username()
-        metadata["user_name"] = by.get_full_name() or by.get_username()  # type: ignore[attr-defined]
+        metadata["user_name"] = by.get_full_name() or by.get_username()
     with pghistory.context() as current:
         previous = dict(current.metadata)
         current.metadata.update(metadata)

@@ -1,5 +1,7 @@
 """Form pieces the feature packages share: site-local dates, reasons, service errors on a form."""
 
+import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -13,7 +15,7 @@ class DateInput(forms.DateInput):
 
 
 class ReasonField(forms.CharField):
-    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", "Reason for change")
         kwargs.setdefault("min_length", MIN_REASON_LENGTH)
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 2}))
@@ -26,11 +28,11 @@ class SiteDateTimeField(forms.DateTimeField):
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
-    def __init__(self, *, time_zone: str, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *, time_zone: str, **kwargs: Any) -> None:
         self.time_zone = ZoneInfo(time_zone)
         super().__init__(**kwargs)
 
-    def to_python(self, value):  # type: ignore[no-untyped-def]
+    def to_python(self, value: Any) -> datetime.datetime | None:
         moment = super().to_python(value)
         if moment is None:
             return None
@@ -38,7 +40,7 @@ class SiteDateTimeField(forms.DateTimeField):
 
 
 def add_errors(
-    form: forms.Form, error: ValidationError, *, reason_form: forms.Form | None = None
+    form: forms.BaseForm, error: ValidationError, *, reason_form: forms.BaseForm | None = None
 ) -> None:
     """Show a service's ValidationError on the form: by field where it names one, else on top.
 

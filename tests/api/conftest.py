@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from trials.study.services import protocol_load
 PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
 BROAD_CRITERIA = 200
 # One generated field (and criterion) of each type, round and round.
-GENERATED_FIELDS = [
+GENERATED_FIELDS: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ({"type": "integer", "min": 0, "max": 100}, {"op": "ge", "value": 10}),
     ({"type": "decimal", "min": 0, "max": 10}, {"op": "le", "value": 5.5}),
     ({"type": "boolean"}, {"op": "is_true"}),

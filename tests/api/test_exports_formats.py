@@ -53,7 +53,7 @@ def test_pseudonyms_in_the_copy_path_are_those_of_trials_pseudonyms(sponsor, exp
 def test_export_functions_refuse_another_sponsors_trial(sponsor, export_data):
     from tests.factories import SponsorFactory
 
-    other = SponsorFactory(name="Usona Institute")
+    other = SponsorFactory.create(name="Usona Institute")
     with pytest.raises(ValueError):
         list(
             exports.export_rows(

@@ -128,7 +128,7 @@ def test_pseudonym_is_stable_across_exports_and_formats(sponsor_client, export_d
 
 def test_pseudonym_differs_between_sponsors(sponsor_client, key_client_of, export_data, trial):
     first = fetch(sponsor_client, "participants", "json")[1][0]["participant"]
-    other = SponsorFactory(name="Usona Institute")
+    other = SponsorFactory.create(name="Usona Institute")
     Trial.objects.filter(pk=trial.pk).update(sponsor=other)
     other_client = key_client_of(SponsorApiKey.objects.create_key(sponsor=other, name="U")[1])
     second = fetch(other_client, "participants", "json")[1][0]["participant"]

@@ -1,10 +1,12 @@
 """GET /api/v1/trials/<code>/fhir: a FHIR R4B Bundle that fhir.resources accepts."""
 
 import json
+from typing import cast
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.researchstudy import ResearchStudy
 
 from tests.api import test_odm
 from tests.api.test_odm import PLANTED, body_of
@@ -36,7 +38,7 @@ def test_fhir_bundle_parses_as_r4b(sponsor_client, clinical_data):
     assert bundle.type == "collection"
     kinds = [entry.resource.get_resource_type() for entry in bundle.entry]
     assert kinds == ["ResearchStudy", "ResearchSubject", "ResearchSubject"]
-    study = bundle.entry[0].resource
+    study = cast(ResearchStudy, bundle.entry[0].resource)
     assert study.identifier[0].value == "COMP360-TRD-P3"
     assert all(s.study.reference == bundle.entry[0].fullUrl for s in subjects(bundle))
 
@@ -84,7 +86,7 @@ def test_fhir_shows_the_arm_of_an_open_label_trial(sponsor_client, clinical_data
     randomized, registered = subjects(bundle)
     assert randomized.assignedArm == arm and randomized.actualArm == arm
     assert registered.assignedArm is None
-    assert arm in [a.name for a in bundle.entry[0].resource.arm]
+    assert arm in [a.name for a in cast(ResearchStudy, bundle.entry[0].resource).arm]
 
 
 def test_fhir_never_holds_identity_or_internal_ids(sponsor_client, clinical_data):

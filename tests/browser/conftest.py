@@ -2,6 +2,7 @@
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,7 +23,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="package")
-def browser() -> Browser:
+def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
     # Playwright's sync API runs an event loop in this thread while the browser is open; the

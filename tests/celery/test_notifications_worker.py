@@ -33,7 +33,7 @@ def _book_all_due_for_reminders(participant, team, by):
     """Book the participant's visits 23 h ahead and plan their 24 h reminders as if booked
     two hours ago: each is due now (2 facilitators and the participant, per visit)."""
     starts_at = timezone.now() + 23 * HOUR
-    keys = []
+    keys: list[str] = []
     for code in BOOKABLE:
         visit = visit_book(
             visit=Visit.objects.get(participant=participant, event_code=code),

@@ -38,7 +38,7 @@ if not PROTOCOLS.is_dir():
 PLACE = "screening.criteria[3].rule"
 DATE = datetime.date
 
-FIELDS = [
+FIELDS: list[dict[str, Any]] = [
     {"name": "age_years", "type": "integer", "label": "Age", "min": 0, "max": 120},
     {"name": "bmi", "type": "decimal", "label": "BMI", "min": 10, "max": 60.5},
     {"name": "consented", "type": "boolean", "label": "Consented"},
@@ -103,7 +103,7 @@ def test_verdict_is_frozen_and_serialises_to_lists() -> None:
         "missing_fields": ["age_years"],
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
-        verdict.result = ELIGIBLE  # type: ignore[misc]
+        verdict.result = ELIGIBLE  # type: ignore[misc]  # assigning a frozen field is the test
 
 
 # Operators over every type ----------------------------------------------------------------------
@@ -784,7 +784,7 @@ def test_rule_errors_accepts_valid_rules(rule: Mapping[str, Any]) -> None:
 
 
 def test_rule_errors_tolerates_a_field_without_a_valid_type() -> None:
-    fields = {"odd": {"name": "odd", "type": "colour"}, "bare": "not a mapping"}
+    fields: dict[str, Any] = {"odd": {"name": "odd", "type": "colour"}, "bare": "not a mapping"}
     rule = {"all": [{"field": "odd", "op": "eq", "value": 1}, {"field": "bare", "op": "is_true"}]}
     assert rule_errors(rule, fields, PLACE) == []
 
@@ -907,7 +907,7 @@ def test_clean_values_reports_unknown_field_and_keeps_the_rest() -> None:
 # Properties -------------------------------------------------------------------------------------
 
 PROPERTY = settings(max_examples=200, deadline=None)
-PROPERTY_FIELDS = {
+PROPERTY_FIELDS: dict[str, dict[str, Any]] = {
     "n": {"name": "n", "type": "integer", "min": 0, "max": 5},
     "d": {"name": "d", "type": "decimal", "min": 0, "max": 3},
     "b": {"name": "b", "type": "boolean"},
@@ -951,7 +951,7 @@ def leaf_rules(name: str, operators: list[str]) -> st.SearchStrategy[dict[str, o
     return st.one_of(strategies)
 
 
-def str_sort_key(value: object) -> object:
+def str_sort_key(value: object) -> Any:
     """Sort key that orders dates given as date objects or ISO strings, and numbers."""
     if isinstance(value, str):
         return DATE.fromisoformat(value)
@@ -1014,6 +1014,7 @@ def reference_compare(operator: str, found: object, rule_value: object) -> bool:
         return found is True
     if operator == "is_false":
         return found is False
+    # rule_value is the rule's list (between, in, not_in); values are of the field's type.
     if operator == "between":
         low, high = (reference_value(end, found) for end in rule_value)  # type: ignore[attr-defined]
         return low <= found <= high  # type: ignore[operator]
@@ -1021,14 +1022,15 @@ def reference_compare(operator: str, found: object, rule_value: object) -> bool:
         members = [reference_value(item, found) for item in rule_value]  # type: ignore[attr-defined]
         return (found in members) == (operator == "in")
     bound = reference_value(rule_value, found)
+    # found and bound are of the field's type, which orders them.
     results = {
         "eq": lambda: found == bound,
         "ne": lambda: found != bound,
-        "lt": lambda: found < bound,
+        "lt": lambda: found < bound,  # type: ignore[operator]
         "le": lambda: found <= bound,  # type: ignore[operator]
-        "gt": lambda: found > bound,
-        "ge": lambda: found >= bound,
-    }  # type: ignore[operator]
+        "gt": lambda: found > bound,  # type: ignore[operator]
+        "ge": lambda: found >= bound,  # type: ignore[operator]
+    }
     return results[operator]()
 
 
@@ -1124,7 +1126,7 @@ def test_property_double_negation_identity_and_idempotence(
     rule: dict[str, Any], data: dict[str, object]
 ) -> None:
     expected = evaluate_rule(rule, data)
-    variants = [
+    variants: list[dict[str, Any]] = [
         {"not": {"not": rule}},
         {"all": [rule]},
         {"any": [rule]},

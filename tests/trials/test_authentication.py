@@ -9,7 +9,7 @@ def test_passwords_are_hashed_with_argon2(db, settings):
     from registry import settings as project_settings
 
     settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS
-    user = UserFactory(username="hashed")
+    user = UserFactory.create(username="hashed")
     assert user.password.startswith("argon2")
 
 

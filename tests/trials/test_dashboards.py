@@ -3,6 +3,7 @@
 import datetime
 import re
 import xml.etree.ElementTree as ElementTree
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -22,7 +23,7 @@ from trials.study.models import Role, Trial
 
 SVG = "{http://www.w3.org/2000/svg}"
 # Screening data failing the named criteria of the COMP360 protocol.
-FAILING = {
+FAILING: dict[str, dict[str, Any]] = {
     "I1": {"age_years": 17},
     "I2": {"mdd_current_episode": False},
     "I5": {"madrs_total_screening": 12},

@@ -312,7 +312,7 @@ def test_emergency_unblinding_is_signed_audited_and_tells_the_sponsor(
     assert set(by_address) == {investigator_site_a.email, "safety@example.org"}
     # The sponsor reads its own pseudonym for the participant, never the site's study ID.
     to_sponsor = by_address["safety@example.org"]
-    assert consented_site_a.study_id not in to_sponsor.subject + to_sponsor.body
+    assert consented_site_a.study_id not in to_sponsor.subject + to_sponsor.body  # type: ignore[operator]  # str, not lazy
     assert pseudonym(consented_site_a.trial.sponsor.pseudonym_secret, consented_site_a.pk) in (
         to_sponsor.body
     )

@@ -130,7 +130,7 @@ def test_booking_outside_the_window_needs_a_reason(
 def test_booking_with_facilitators_of_the_site(
     client_of, randomized_site_a, coordinator_site_a, facilitator_site_a
 ):
-    facilitator = FacilitatorFactory(user=facilitator_site_a)
+    facilitator = FacilitatorFactory.create(user=facilitator_site_a)
     visit = Visit.objects.get(participant=randomized_site_a, event_code="PREP1")
     url = reverse("visit_book", args=[randomized_site_a.study_id, "PREP1"])
     starts = f"{visit.target_date.isoformat()}T14:30"

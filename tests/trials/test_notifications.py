@@ -158,7 +158,7 @@ def test_nothing_is_sent_before_it_is_due(booked_prep1):
 def test_the_participant_reminder_names_neither_the_trial_nor_the_treatment(booked_prep1):
     notifications_send_due(now=booked_prep1.starts_at - 23 * HOUR)
     (to_participant,) = [m for m in mail.outbox if m.to == ["alex.morgan@example.org"]]
-    text = to_participant.subject + to_participant.body
+    text = to_participant.subject + to_participant.body  # type: ignore[operator]  # str, not lazy
     assert "London" in text and "Room 3" in text
     for secret in ("COMP360", "psilocybin", "Preparation", booked_prep1.participant.study_id):
         assert secret.lower() not in text.lower()
@@ -372,7 +372,7 @@ def test_a_serious_adverse_event_alerts_investigator_and_sponsor_once(
     to_sponsor = next(m for m in mail.outbox if m.to == ["safety@example.org"])
     code = pseudonym(randomized_site_a.trial.sponsor.pseudonym_secret, randomized_site_a.pk)
     assert code in to_sponsor.subject
-    assert randomized_site_a.study_id not in to_sponsor.subject + to_sponsor.body
+    assert randomized_site_a.study_id not in to_sponsor.subject + to_sponsor.body  # type: ignore[operator]  # str, not lazy
     assert "hospitalization" in to_sponsor.body.lower()
     with TestCase.captureOnCommitCallbacks(execute=True):
         adverse_event_update(

@@ -52,7 +52,9 @@ def test_invalid_contact_saves_nothing(trial_site_a, coordinator_site_a):
 
 
 def test_inactive_site_takes_no_candidates(trial, coordinator_site_a):
-    dormant = TrialSiteFactory(trial=trial, site__code="BER", is_active=False, activated_on=None)
+    dormant = TrialSiteFactory.create(
+        trial=trial, site__code="BER", is_active=False, activated_on=None
+    )
     with pytest.raises(ValidationError, match="not active"):
         participant_at(dormant, coordinator_site_a)
 

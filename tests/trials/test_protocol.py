@@ -978,7 +978,8 @@ def test_empty_mapping_reports_every_required_section() -> None:
 
 def test_recursive_and_oversized_documents_are_errors_not_crashes() -> None:
     document = example()
-    document["screening"]["criteria"][0]["rule"] = loop = {"not": None}
+    loop: dict[str, object] = {"not": None}
+    document["screening"]["criteria"][0]["rule"] = loop
     loop["not"] = loop
     assert errors_of(document) == [
         "screening.criteria[0].rule.not: contains itself (a recursive YAML alias?)"

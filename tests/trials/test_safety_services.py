@@ -150,7 +150,7 @@ def test_active_ideation_emails_the_site_investigators_once(
         ["safety@example.org"],
     ]
     assert participant_site_a.study_id in to_investigator.subject
-    assert participant_site_a.study_id not in to_sponsor.subject + to_sponsor.body
+    assert participant_site_a.study_id not in to_sponsor.subject + to_sponsor.body  # type: ignore[operator]  # str, not lazy
     assert all("URGENT" in message.subject for message in mail.outbox)
 
 

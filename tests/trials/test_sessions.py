@@ -166,7 +166,7 @@ def test_booking_a_dosing_visit_needs_two_qualified_facilitators(
     from tests.conftest import _member
     from trials.study.models import Role
 
-    novice = FacilitatorFactory(
+    novice = FacilitatorFactory.create(
         user=_member("novice", trial_site_a.trial, trial_site_a.site, Role.FACILITATOR)
     )
     LicenceFactory(facilitator=novice)

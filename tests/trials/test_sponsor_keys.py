@@ -102,7 +102,7 @@ def test_expires_in_days_sets_the_expiry_date(sponsor):
 
 def test_key_creation_is_audited_without_the_key(sponsor):
     key, _ = create_key("--sponsor", "Compass Pathways")
-    event = SponsorApiKey.pgh_event_model.objects.get()
+    event = SponsorApiKey.pgh_event_model.objects.get()  # type: ignore[attr-defined]  # set by pghistory
     assert event.pgh_label == "insert"
     assert event.pgh_context["reason"] == "API key created"
     assert "manage.py create_sponsor_key" in event.pgh_context["username"]

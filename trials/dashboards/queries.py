@@ -21,7 +21,7 @@ from trials.study.permissions import may_see_arm
 from trials.study.sitetime import today_at
 
 if TYPE_CHECKING:
-    from trials.study.models import AnyUser
+    from django.contrib.auth.models import User
 
 
 Status = Participant.Status
@@ -152,7 +152,7 @@ class Dashboard:
         return self.consort.arms is not None
 
 
-def dashboard_for(trial: Trial, user: AnyUser) -> Dashboard:
+def dashboard_for(trial: Trial, user: User) -> Dashboard:
     """Everything the trial dashboard shows, within the user's scope."""
     scope = dashboard_scope(trial, user)
     days = {ts.site_id: today_at(ts.site.time_zone) for ts in scope.trial_sites}
@@ -165,7 +165,7 @@ def dashboard_for(trial: Trial, user: AnyUser) -> Dashboard:
     )
 
 
-def dashboard_scope(trial: Trial, user: AnyUser) -> Scope:
+def dashboard_scope(trial: Trial, user: User) -> Scope:
     """Trial-wide memberships (monitors, sponsors) see every site; the others their own."""
     memberships = list(
         Membership.objects.filter(user=user, trial=trial).order_by().values("site_id", "role")
@@ -192,7 +192,8 @@ def _counts_by_site(scope: Scope, days: dict[int, datetime.date]) -> dict[int, d
         .values("site_id")
         .annotate(**{name: Count("pk", filter=condition) for name, condition in _flow(days)})
     )
-    return {row.pop("site_id"): row for row in rows}
+    # The rows' counts are named by annotate(**...), which the Django plugin cannot see.
+    return {row.pop("site_id"): row for row in rows}  # type: ignore[misc]
 
 
 def _flow(days: dict[int, datetime.date]) -> list[tuple[str, Q]]:
@@ -236,7 +237,9 @@ def _sum(rows: Iterable[dict[str, int]]) -> dict[str, int]:
 
 def _consort(scope: Scope, totals: dict[str, int]) -> Consort:
     version = ProtocolVersion.objects.current_for(scope.trial)
-    content = version.content if version else {"arms": [], "screening": {"criteria": []}}
+    content: dict[str, Any] = (
+        version.content if version else {"arms": [], "screening": {"criteria": []}}
+    )
     return Consort(
         screened=totals["screened"],
         screen_failed=totals["screen_failed"],

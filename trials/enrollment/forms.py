@@ -1,25 +1,37 @@
 """Consent, unblinding and exit forms."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
 from django import forms
+from django.db.models import QuerySet
 
 from trials.enrollment.models import ExitKind, ExitReason
 from trials.forms import DateInput, ReasonField, SiteDateTimeField
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 class ConsentForm(forms.Form):
     consented_at = forms.DateTimeField()  # replaced per site in __init__
-    obtained_by = forms.ModelChoiceField(queryset=None, label="Consent obtained by")
+    obtained_by: forms.ModelChoiceField[User] = forms.ModelChoiceField(
+        queryset=None, label="Consent obtained by"
+    )
     participant_confirmed = forms.BooleanField(
         label="The participant signed the consent form and confirmed they understood it"
     )
 
-    def __init__(self, *args, time_zone: str, staff, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, time_zone: str, staff: QuerySet[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["consented_at"] = SiteDateTimeField(
             time_zone=time_zone, label=f"Date and time of consent ({time_zone})"
         )
-        self.fields["obtained_by"].queryset = staff
-        self.fields["obtained_by"].label_from_instance = lambda user: (
+        obtained_by = cast("forms.ModelChoiceField[User]", self.fields["obtained_by"])
+        obtained_by.queryset = staff
+        # Django's documented way to label one field's choices: replace the method.
+        obtained_by.label_from_instance = lambda user: (  # type: ignore[assignment]
             user.get_full_name() or user.get_username()
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -32,7 +32,7 @@ from trials.study.permissions import ensure_site_role, has_site_role
 from trials.study.sitetime import local_date, today_at
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 Status = Participant.Status
@@ -46,9 +46,9 @@ def consent_record(
     participant: Participant,
     form_version: ConsentFormVersion,
     consented_at: datetime.datetime,
-    obtained_by: AbstractBaseUser,
+    obtained_by: User,
     participant_confirmed: bool,
-    by: AbstractBaseUser,
+    by: User,
 ) -> Consent:
     """Record informed consent to the form in effect: a first consent, or a re-consent."""
     with transaction.atomic():
@@ -82,7 +82,7 @@ def _check_consent(
     participant: Participant,
     form_version: ConsentFormVersion,
     consented_at: datetime.datetime,
-    obtained_by: AbstractBaseUser,
+    obtained_by: User,
     participant_confirmed: bool,
 ) -> None:
     if not participant_confirmed:
@@ -130,7 +130,7 @@ def _check_consent_stage(participant: Participant, current: ConsentFormVersion) 
         raise ValidationError(f"Consent to {current.label} is already recorded.")
 
 
-def participant_randomize(*, participant: Participant, by: AbstractBaseUser) -> AllocationSlot:
+def participant_randomize(*, participant: Participant, by: User) -> AllocationSlot:
     """Allocate the next concealed slot of the participant's stratum and schedule their visits.
 
     Trial and site rows are locked first: caps hold and no slot is given twice, whatever the
@@ -146,6 +146,7 @@ def participant_randomize(*, participant: Participant, by: AbstractBaseUser) -> 
         participant = Participant.objects.select_for_update().get(pk=participant.pk)
         version = ProtocolVersion.objects.current_for(trial)
         _check_randomizable(participant, trial, trial_site, version)
+        version = cast(ProtocolVersion, version)  # _check_randomizable refused None
         slot = _free_slot(trial, _allocation_list(trial, trial_site, participant, version))
         now = timezone.now()
         slot.participant, slot.allocated_at, slot.allocated_by = participant, now, by
@@ -224,7 +225,7 @@ def _free_slot(trial: Trial, allocation_list: AllocationList) -> AllocationSlot:
     if slot is None:
         _extend(trial, allocation_list)
         slot = allocation_list.slots.filter(participant__isnull=True).order_by("sequence").first()
-    return slot
+    return cast(AllocationSlot, slot)  # _extend added free slots
 
 
 def _extend(trial: Trial, allocation_list: AllocationList) -> None:
@@ -248,7 +249,7 @@ def _extend(trial: Trial, allocation_list: AllocationList) -> None:
 
 
 def participant_unblind(
-    *, participant: Participant, investigator: AbstractBaseUser, password: str, reason: str
+    *, participant: Participant, investigator: User, password: str, reason: str
 ) -> Unblinding:
     """Emergency unblinding: an investigator of the site, a reason, a signature; sponsor told."""
     reason = require_reason(reason)
@@ -297,7 +298,7 @@ def participant_exit(
     reason: str,
     details: str,
     exited_on: datetime.date,
-    by: AbstractBaseUser,
+    by: User,
 ) -> StudyExit:
     """Record completion, withdrawal or loss to follow-up; remaining visits are cancelled."""
     with transaction.atomic():

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -12,13 +12,14 @@ from trials.enrollment import services
 from trials.enrollment.forms import ConsentForm, ExitForm, UnblindForm
 from trials.enrollment.models import ConsentFormVersion
 from trials.forms import add_errors
+from trials.http import AuthenticatedHttpRequest
 from trials.participants.actions import SITE_TEAM, participant_for_action, saved_and_back
 from trials.study.models import Role
 from trials.study.sitetime import today_at
 
 
 @login_required
-def consent_record(request: HttpRequest, study_id: str) -> HttpResponse:
+def consent_record(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = participant_for_action(request, study_id, SITE_TEAM)
     form_version = ConsentFormVersion.objects.current_for(
         participant.trial, on=today_at(participant.site.time_zone)
@@ -65,7 +66,7 @@ def consent_record(request: HttpRequest, study_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def participant_randomize(request: HttpRequest, study_id: str) -> HttpResponse:
+def participant_randomize(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = participant_for_action(request, study_id, SITE_TEAM)
     try:
         slot = services.participant_randomize(participant=participant, by=request.user)
@@ -78,7 +79,7 @@ def participant_randomize(request: HttpRequest, study_id: str) -> HttpResponse:
 
 
 @login_required
-def participant_unblind(request: HttpRequest, study_id: str) -> HttpResponse:
+def participant_unblind(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = participant_for_action(request, study_id, (Role.INVESTIGATOR,))
     form = UnblindForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -94,7 +95,7 @@ def participant_unblind(request: HttpRequest, study_id: str) -> HttpResponse:
 
 
 @login_required
-def participant_exit(request: HttpRequest, study_id: str) -> HttpResponse:
+def participant_exit(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = participant_for_action(request, study_id, SITE_TEAM)
     form = ExitForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

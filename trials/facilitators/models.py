@@ -12,9 +12,9 @@ from django.db.models import Exists, OuterRef, Q
 from trials.study.models import Membership, Role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    AnyUser = User | AnonymousUser
 
 
 # Roles that may read a facilitator's credentials at the sites where they facilitate.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -51,7 +51,7 @@ def qualification(
         if not licences:
             problems.append("no professional licence on record")
         elif all(credential_state(c, on) == "lapsed" for c in licences):
-            latest = max(c.expires_on for c in licences)
+            latest = max(cast(datetime.date, c.expires_on) for c in licences)  # lapsed: dated
             problems.append(f"licence lapsed on {latest:%Y-%m-%d}")
     hours = sum(
         c.hours or 0
@@ -73,10 +73,10 @@ DEFAULT_SESSION_LENGTH = datetime.timedelta(minutes=90)
 # Sessions of the past month stay in the feed, so calendar apps keep them and see cancellations.
 FEED_PAST_DAYS = 30
 FEED_STATUSES = {
-    VisitStatus.BOOKED: "CONFIRMED",
-    VisitStatus.COMPLETED: "CONFIRMED",
-    VisitStatus.MISSED: "CONFIRMED",
-    VisitStatus.CANCELLED: "CANCELLED",
+    VisitStatus.BOOKED: icalendar.STATUS.CONFIRMED,
+    VisitStatus.COMPLETED: icalendar.STATUS.CONFIRMED,
+    VisitStatus.MISSED: icalendar.STATUS.CONFIRMED,
+    VisitStatus.CANCELLED: icalendar.STATUS.CANCELLED,
 }
 STATE_LABELS = {
     "valid": "Valid",
@@ -88,7 +88,7 @@ STATE_LABELS = {
 def facilitator_of(user: AnyUser) -> Facilitator | None:
     """The user's facilitator record, or None; cached on the user for the rest of the request."""
     try:
-        return user.facilitator  # type: ignore[union-attr]
+        return user.facilitator  # type: ignore[union-attr]  # signed-in users only (login_required)
     except Facilitator.DoesNotExist:
         return None
 
@@ -111,7 +111,8 @@ class Session:
 def _when(visit: Visit) -> datetime.datetime:
     if visit.starts_at is not None:
         return visit.starts_at
-    midnight = datetime.datetime.combine(visit.target_date, datetime.time.min)
+    # A visit to book has its target date.
+    midnight = datetime.datetime.combine(cast(datetime.date, visit.target_date), datetime.time.min)
     return midnight.replace(tzinfo=ZoneInfo(visit.participant.site.time_zone))
 
 
@@ -119,7 +120,7 @@ def _not_past(visit: Visit, now: datetime.datetime) -> bool:
     site_today = local_date(now, visit.participant.site.time_zone)
     if visit.starts_at is not None:
         return local_date(visit.starts_at, visit.participant.site.time_zone) >= site_today
-    return visit.window_end >= site_today
+    return cast(datetime.date, visit.window_end) >= site_today
 
 
 def upcoming_sessions(facilitator: Facilitator, *, now: datetime.datetime) -> list[Session]:
@@ -154,7 +155,7 @@ def session_length(visit: Visit) -> datetime.timedelta:
 def _event(visit: Visit, stamp: datetime.datetime) -> icalendar.Event:
     # Study ID, kind, place and window only: a calendar is no place for who the participant is.
     site = visit.participant.site
-    starts_at = visit.starts_at.astimezone(datetime.UTC)
+    starts_at = cast(datetime.datetime, visit.starts_at).astimezone(datetime.UTC)  # feed: booked
     return icalendar.Event.new(
         uid=f"visit-{visit.pk}@dyad",
         stamp=stamp,
@@ -222,7 +223,7 @@ class CredentialSummary:
     trials: list[TrialQualification]
 
 
-def _current_requirements(trial_ids: set[int]) -> dict[int, dict[str, Any]]:
+def _current_requirements(trial_ids: set[int]) -> dict[int, Mapping[str, Any]]:
     versions = (
         ProtocolVersion.objects.filter(trial_id__in=trial_ids)
         .order_by("trial_id", "-number")
@@ -233,7 +234,7 @@ def _current_requirements(trial_ids: set[int]) -> dict[int, dict[str, Any]]:
 
 
 def _verdict(
-    version: dict[str, Any] | None, credentials: list[Credential], on: datetime.date
+    version: Mapping[str, Any] | None, credentials: list[Credential], on: datetime.date
 ) -> Qualification | None:
     if version is None:
         return None
@@ -252,7 +253,7 @@ def _trial_qualifications(
     )
     sites: dict[Trial, list[Site]] = {}
     for membership in memberships:
-        sites.setdefault(membership.trial, []).append(membership.site)
+        sites.setdefault(membership.trial, []).append(cast(Site, membership.site))  # at a site
     versions = _current_requirements({trial.pk for trial in sites})
     return [
         TrialQualification(

@@ -12,13 +12,13 @@ from trials.audit import audit_context
 from trials.facilitators.models import Facilitator
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 CALENDAR_TOKEN_BYTES = 32
 
 
-def facilitator_calendar_reset(*, facilitator: Facilitator, by: AbstractBaseUser) -> str:
+def facilitator_calendar_reset(*, facilitator: Facilitator, by: User) -> str:
     """Give the facilitator a new secret calendar feed token; the old feed URL stops working."""
     reason = "Calendar link replaced" if facilitator.calendar_token else "Calendar link created"
     token = secrets.token_urlsafe(CALENDAR_TOKEN_BYTES)

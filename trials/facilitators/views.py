@@ -17,6 +17,7 @@ from trials.facilitators.queries import (
     sessions_calendar,
     upcoming_sessions,
 )
+from trials.http import AuthenticatedHttpRequest
 
 
 @login_required
@@ -50,7 +51,7 @@ def facilitator_calendar(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def facilitator_calendar_reset(request: HttpRequest) -> HttpResponse:
+def facilitator_calendar_reset(request: AuthenticatedHttpRequest) -> HttpResponse:
     facilitator = facilitator_of(request.user)
     if facilitator is None:
         raise Http404("You have no facilitator record.")

@@ -1,6 +1,10 @@
 """Notifications with their delivery attempts, read-only."""
 
+from typing import cast
+
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from trials.notifications.models import Delivery, Notification
 
@@ -8,13 +12,13 @@ from trials.notifications.models import Delivery, Notification
 class ReadOnlyAdmin(admin.ModelAdmin):
     """A record the system writes: the data manager reads it, never changes it."""
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -22,12 +26,12 @@ class DeliveryInline(admin.TabularInline):
     model = Delivery
     extra = 0
     fields = ["attempt", "attempted_at", "outcome", "sent_to", "subject", "error"]
-    readonly_fields = fields
+    readonly_fields = cast(list[str], fields)
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
         return False
 
 

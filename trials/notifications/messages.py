@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -17,6 +19,16 @@ from trials.sessions.models import Visit
 from trials.sponsor_api.pseudonyms import pseudonym
 from trials.study.models import Membership, Role
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from trials.enrollment.models import Unblinding
+    from trials.facilitators.models import Credential
+    from trials.safety.models import SuicideRiskScreen
+    from trials.study.models import Trial
+
+# A notification's kind and audience say which of its nullable links are set; the casts
+# below read those links.
 Kind = NotificationKind
 
 
@@ -43,12 +55,12 @@ def _link(path: str) -> str:
 def _address(notification: Notification) -> tuple[str, str]:
     """The recipient's address now, and what is missing if there is none."""
     if notification.audience == Audience.USER:
-        user = notification.recipient
+        user = cast("User", notification.recipient)
         return user.email, f"{user.get_username()} has no e-mail address"
     if notification.audience == Audience.PARTICIPANT:
         contact = ParticipantContact.objects.filter(participant=notification.participant).first()
         return (contact.email if contact else ""), "the participant has no e-mail address"
-    sponsor = notification.trial.sponsor
+    sponsor = cast("Trial", notification.trial).sponsor
     return sponsor.safety_contact_email, f"{sponsor.name} has no safety contact e-mail"
 
 
@@ -59,10 +71,10 @@ def compose(notification: Notification, now: datetime.datetime) -> Message:
 
 
 def _reminder(notification: Notification, now: datetime.datetime) -> tuple[str, str]:
-    visit = notification.visit
+    visit = cast(Visit, notification.visit)
     participant = visit.participant
     site = participant.site
-    when = _local(visit.starts_at, site.time_zone)
+    when = _local(cast(datetime.datetime, visit.starts_at), site.time_zone)  # a booked visit
     if notification.audience == Audience.PARTICIPANT:
         return (
             f"Reminder: your appointment on {when}",
@@ -80,7 +92,7 @@ def _reminder(notification: Notification, now: datetime.datetime) -> tuple[str, 
 
 
 def _missed(notification: Notification, now: datetime.datetime) -> tuple[str, str]:
-    visit = notification.visit
+    visit = cast(Visit, notification.visit)
     participant = visit.participant
     return (
         f"[Dyad] Missed: {visit.label} for {participant.study_id}",
@@ -93,7 +105,7 @@ def _missed(notification: Notification, now: datetime.datetime) -> tuple[str, st
 
 def _who(notification: Notification) -> str:
     """The participant as this recipient may know them."""
-    participant = notification.participant
+    participant = cast(Participant, notification.participant)
     if notification.audience == Audience.SPONSOR_SAFETY:
         return (
             f"participant {pseudonym(participant.trial.sponsor.pseudonym_secret, participant.pk)}"
@@ -108,8 +120,8 @@ def _footer(notification: Notification, path: str) -> str:
 
 
 def _serious_adverse_event(notification: Notification, now: datetime.datetime) -> tuple[str, str]:
-    event = notification.adverse_event
-    participant = notification.participant
+    event = cast(AdverseEvent, notification.adverse_event)
+    participant = cast(Participant, notification.participant)
     criteria = ", ".join(event.seriousness_criteria()) or "serious"
     return (
         f"[Dyad] URGENT: serious adverse event, {_who(notification)} ({participant.trial.code})",
@@ -123,8 +135,8 @@ def _serious_adverse_event(notification: Notification, now: datetime.datetime) -
 
 
 def _active_ideation(notification: Notification, now: datetime.datetime) -> tuple[str, str]:
-    screen = notification.risk_screen
-    participant = notification.participant
+    screen = cast("SuicideRiskScreen", notification.risk_screen)
+    participant = cast(Participant, notification.participant)
     return (
         f"[Dyad] URGENT: active suicidal ideation, {_who(notification)} ({participant.trial.code})",
         f"A C-SSRS screen recorded at {screen.assessed_at:%Y-%m-%d %H:%M} UTC for "
@@ -135,8 +147,8 @@ def _active_ideation(notification: Notification, now: datetime.datetime) -> tupl
 
 
 def _unblinding(notification: Notification, now: datetime.datetime) -> tuple[str, str]:
-    unblinding = notification.unblinding
-    participant = notification.participant
+    unblinding = cast("Unblinding", notification.unblinding)
+    participant = cast(Participant, notification.participant)
     return (
         f"[Dyad] Emergency unblinding in {participant.trial.code}",
         f"An investigator at site {participant.site.code} unblinded {_who(notification)} on "
@@ -146,7 +158,7 @@ def _unblinding(notification: Notification, now: datetime.datetime) -> tuple[str
 
 
 def _credential_expiry(notification: Notification, now: datetime.datetime) -> tuple[str, str]:
-    credential = notification.credential
+    credential = cast("Credential", notification.credential)
     facilitator = credential.facilitator
     what = credential.get_kind_display().lower()
     detail = credential.licence_type or credential.programme
@@ -200,14 +212,14 @@ def _digest(notification: Notification, now: datetime.datetime) -> tuple[str, st
         "notifications/daily_digest.txt",
         {
             "day": day,
-            "sections": digest_sections(notification.recipient_id, day),
+            "sections": digest_sections(cast(int, notification.recipient_id), day),
             "link": _link("/participants/"),
         },
     )
     return f"[Dyad] Your day, {day:%A %d %B %Y}", body
 
 
-COMPOSERS = {
+COMPOSERS: dict[str, Callable[[Notification, datetime.datetime], tuple[str, str]]] = {
     Kind.REMINDER_48H: _reminder,
     Kind.REMINDER_24H: _reminder,
     Kind.PARTICIPANT_REMINDER: _reminder,

@@ -6,12 +6,13 @@ import datetime
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from trials.audit import audit_context
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 Kind = NotificationKind
 Status = Notification.Status
 
-REMINDER_LEAD = {
+REMINDER_LEAD: dict[str, datetime.timedelta] = {
     Kind.REMINDER_48H: datetime.timedelta(hours=48),
     Kind.REMINDER_24H: datetime.timedelta(hours=24),
     Kind.PARTICIPANT_REMINDER: datetime.timedelta(hours=24),
@@ -182,12 +183,12 @@ def _reminder_obsolete(notification: Notification, now: datetime.datetime) -> st
         return f"The visit is {visit.get_status_display().lower()}."
     if visit.starts_at != notification.visit_starts_at:
         return "The visit was rescheduled."
-    if visit.starts_at <= now:
+    if cast(datetime.datetime, visit.starts_at) <= now:  # a booked visit has its time
         return "The visit has started."
     if (
         notification.audience == Audience.USER
         and not VisitFacilitator.objects.filter(
-            visit=visit, facilitator__user_id=notification.recipient_id
+            visit=visit, facilitator__user_id=cast(int, notification.recipient_id)
         ).exists()
     ):
         return "No longer assigned to the visit."
@@ -291,7 +292,9 @@ def safety_alert(
     if event is None:
         raise ValueError("A safety alert is about an adverse event, a screen or an unblinding.")
     now = timezone.now()
-    recipients = [(Audience.USER, user_id) for user_id in _investigator_ids(participant)]
+    recipients: list[tuple[Audience, int | None]] = [
+        (Audience.USER, user_id) for user_id in _investigator_ids(participant)
+    ]
     recipients.append((Audience.SPONSOR_SAFETY, None))
     if len(recipients) == 1:
         logger.error(
@@ -333,7 +336,7 @@ def credential_expiry_alerts(now: datetime.datetime | None = None) -> int:
     expiring = Credential.objects.filter(
         expires_on__gte=today, expires_on__lte=today + CREDENTIAL_NOTICE
     ).select_related("facilitator")
-    rows = []
+    rows: list[Notification] = []
     for credential in expiring:
         user_id = credential.facilitator.user_id
         memberships = Membership.objects.filter(user_id=user_id, role=Role.FACILITATOR)
@@ -364,7 +367,8 @@ def digests_plan(now: datetime.datetime | None = None) -> int:
         .order_by("user_id", "site__code")
     )
     for membership in coordinators:
-        first_site.setdefault(membership.user_id, membership.site.time_zone)
+        # A coordinator's membership is at a site.
+        first_site.setdefault(membership.user_id, cast(Site, membership.site).time_zone)
     rows = []
     for user_id, time_zone in first_site.items():
         local = now.astimezone(ZoneInfo(time_zone))
@@ -386,7 +390,7 @@ def digests_plan(now: datetime.datetime | None = None) -> int:
 # --- Sending -----------------------------------------------------------------------------
 
 
-def _due(now: datetime.datetime):  # type: ignore[no-untyped-def]
+def _due(now: datetime.datetime) -> QuerySet[Notification]:
     return (
         Notification.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(status=Status.PENDING, next_attempt_at__lte=now)

@@ -22,9 +22,9 @@ from trials.study.models import (
 from trials.triggers import protect_deletes, touch_updated_at
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    AnyUser = User | AnonymousUser
 
 
 class ParticipantQuerySet(models.QuerySet["Participant"]):

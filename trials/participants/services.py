@@ -19,7 +19,7 @@ from trials.participants.models import (
 from trials.study.models import TrialSite
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 CONTACT_FIELDS = (
@@ -38,9 +38,7 @@ def study_id_for(trial_site: TrialSite, number: int) -> str:
     return f"{trial_site.trial.code}-{trial_site.site.code}-{number:04d}"
 
 
-def participant_create(
-    *, trial_site: TrialSite, contact: dict[str, Any], by: AbstractBaseUser
-) -> Participant:
+def participant_create(*, trial_site: TrialSite, contact: dict[str, Any], by: User) -> Participant:
     """Register a candidate at an active trial site, with their identity kept apart."""
     with transaction.atomic(), audit_context(by=by, reason="Candidate registered"):
         # The row lock serialises number allocation: two coordinators never get the same number.
@@ -81,7 +79,7 @@ def _contact_values(contact: dict[str, Any]) -> dict[str, Any]:
 
 
 def participant_contact_update(
-    *, participant: Participant, changes: dict[str, Any], reason: str, by: AbstractBaseUser
+    *, participant: Participant, changes: dict[str, Any], reason: str, by: User
 ) -> ParticipantContact:
     """Correct a participant's identifying details; the reason is mandatory and audited."""
     reason = require_reason(reason)
@@ -104,7 +102,7 @@ def participant_change_status(
     participant: Participant,
     to_status: str,
     reason: str,
-    by: AbstractBaseUser | None,
+    by: User | None,
     at: datetime.datetime | None = None,
 ) -> Participant:
     """Move a participant along the lifecycle; a move the lifecycle does not allow is refused."""
@@ -132,7 +130,7 @@ def participant_change_status(
 def signature_sign(
     *,
     participant: Participant,
-    signer: AbstractBaseUser,
+    signer: User,
     password: str,
     meaning: str,
     statement: str = "",
@@ -146,7 +144,7 @@ def signature_sign(
     signature = Signature(
         participant=participant,
         signer=signer,
-        printed_name=signer.get_full_name() or signer.get_username(),  # type: ignore[attr-defined]
+        printed_name=signer.get_full_name() or signer.get_username(),
         meaning=meaning,
         statement=statement.strip(),
         signed_at=timezone.now(),

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from trials.http import AuthenticatedHttpRequest
 from trials.participants import services
 from trials.participants.forms import ContactEditForm, ContactForm, ParticipantFilterForm
 from trials.participants.models import Participant, ParticipantContact
@@ -54,7 +55,9 @@ def participant_list(request: HttpRequest, trial_code: str, site_code: str) -> H
 
 
 @login_required
-def participant_create(request: HttpRequest, trial_code: str, site_code: str) -> HttpResponse:
+def participant_create(
+    request: AuthenticatedHttpRequest, trial_code: str, site_code: str
+) -> HttpResponse:
     trial_site = _trial_site(request, trial_code, site_code)
     require_site_role(
         request.user,
@@ -90,7 +93,7 @@ def participant_detail(request: HttpRequest, study_id: str) -> HttpResponse:
 
 
 @login_required
-def participant_contact_edit(request: HttpRequest, study_id: str) -> HttpResponse:
+def participant_contact_edit(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = _participant(request, study_id)
     require_site_role(
         request.user,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 from django.utils import timezone
 
 from trials.forms import ReasonField, SiteDateTimeField
@@ -53,10 +53,12 @@ class AssessmentForm(forms.Form):
     score = forms.DecimalField()  # replaced in __init__: bounded by the event's scales
     assessed_at = forms.DateTimeField()  # replaced per site in __init__
 
-    def __init__(self, *args, instruments: list[Instrument], time_zone: str, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(
+        self, *args: Any, instruments: list[Instrument], time_zone: str, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("initial", {"assessed_at": _now()})
         super().__init__(*args, **kwargs)
-        self.fields["instrument"].choices = [
+        cast(forms.ChoiceField, self.fields["instrument"]).choices = [
             (item.code, f"{item.code} · {item.label}") for item in instruments
         ]
         low = min(item.minimum for item in instruments)
@@ -75,7 +77,7 @@ class AssessmentForm(forms.Form):
 
 def _question(name: str) -> forms.TypedChoiceField:
     return forms.TypedChoiceField(
-        label=SuicideRiskScreen._meta.get_field(name).help_text,
+        label=cast("Field[Any, Any]", SuicideRiskScreen._meta.get_field(name)).help_text,
         choices=YES_NO,
         coerce=lambda answer: answer == "yes",
         widget=forms.RadioSelect,
@@ -94,13 +96,15 @@ class RiskScreenForm(forms.Form):
     plan = _question("plan")
     recent_behaviour = _question("recent_behaviour")
 
-    def __init__(self, *args, visits: QuerySet[Visit], time_zone: str, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, visits: QuerySet[Visit], time_zone: str, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"assessed_at": _now()})
         super().__init__(*args, **kwargs)
         self.fields["assessed_at"] = _moment(time_zone, "Date and time of the screen")
         self.order_fields(["assessed_at", "visit"])
-        self.fields["visit"].queryset = visits
-        self.fields["visit"].label_from_instance = lambda visit: visit.label
+        visit = cast("forms.ModelChoiceField[Visit]", self.fields["visit"])
+        visit.queryset = visits
+        # Django's documented way to label one field's choices: replace the method.
+        visit.label_from_instance = lambda visit: visit.label  # type: ignore[assignment]
 
     def questions(self) -> list[forms.BoundField]:
         """The six yes/no questions, in the order the C-SSRS asks them."""
@@ -133,13 +137,16 @@ class AdverseEventForm(forms.ModelForm):
         }
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, time_zone: str, sessions: QuerySet[DosingSession], **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(
+        self, *args: Any, time_zone: str, sessions: QuerySet[DosingSession], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["onset_at"] = _moment(time_zone, "Onset")
         self.fields["ended_at"] = _moment(time_zone, "Ended", required=False)
-        session = self.fields["dosing_session"]
+        session = cast("forms.ModelChoiceField[DosingSession]", self.fields["dosing_session"])
         session.queryset = sessions
-        session.label_from_instance = lambda session: session.visit.label
+        # Django's documented way to label one field's choices: replace the method.
+        session.label_from_instance = lambda session: session.visit.label  # type: ignore[assignment]
         session.empty_label = "Not linked to a dosing session"
 
     def values(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 import pghistory
 from django.conf import settings
 from django.db import models
@@ -10,6 +12,9 @@ from django.db.models import Q
 from trials.participants.models import Participant, Signature
 from trials.sessions.models import DosingSession, Visit
 from trials.triggers import protect_deletes, touch_updated_at
+
+if TYPE_CHECKING:
+    from trials.study.models import AnyUser
 
 
 @pghistory.track()
@@ -145,7 +150,7 @@ SERIOUSNESS_FIELDS = (
 
 
 class AdverseEventQuerySet(models.QuerySet["AdverseEvent"]):
-    def visible_to(self, user):  # type: ignore[no-untyped-def]
+    def visible_to(self, user: AnyUser) -> AdverseEventQuerySet:
         return self.filter(participant__in=Participant.objects.visible_to(user).values("pk"))
 
     def serious(self) -> AdverseEventQuerySet:
@@ -241,7 +246,7 @@ class AdverseEvent(models.Model):
     def seriousness_criteria(self) -> list[str]:
         """The seriousness criteria this event meets, by their labels."""
         return [
-            str(self._meta.get_field(name).verbose_name)
+            str(cast("models.Field[Any, Any]", self._meta.get_field(name)).verbose_name)
             for name in SERIOUSNESS_FIELDS
             if getattr(self, name)
         ]

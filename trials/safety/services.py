@@ -22,7 +22,7 @@ from trials.study.models import Role
 from trials.study.permissions import ensure_site_role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,9 @@ def assessment_record(
     *,
     visit: Visit,
     instrument: str,
-    score: Decimal,
+    score: Decimal | int,
     assessed_at: datetime.datetime,
-    by: AbstractBaseUser,
+    by: User,
 ) -> Assessment:
     """Record a rating-scale total at a visit whose protocol event lists the instrument."""
     content = visit.protocol_version.content
@@ -87,7 +87,7 @@ def risk_screen_record(
     visit: Visit | None,
     answers: dict[str, bool],
     assessed_at: datetime.datetime,
-    by: AbstractBaseUser,
+    by: User,
 ) -> SuicideRiskScreen:
     """Record a C-SSRS screen; active suicidal ideation alerts the site's investigators at once."""
     with transaction.atomic(), audit_context(by=by, reason="C-SSRS screen recorded"):
@@ -107,7 +107,7 @@ def _check_session(participant: Participant, session: DosingSession | None) -> N
 
 
 def adverse_event_report(
-    *, participant: Participant, values: dict[str, Any], by: AbstractBaseUser
+    *, participant: Participant, values: dict[str, Any], by: User
 ) -> AdverseEvent:
     """Report an adverse event; a serious one is flagged for expedited reporting."""
     _check_session(participant, values.get("dosing_session"))
@@ -138,7 +138,7 @@ def _ae_values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def adverse_event_update(
-    *, event: AdverseEvent, values: dict[str, Any], reason: str, by: AbstractBaseUser
+    *, event: AdverseEvent, values: dict[str, Any], reason: str, by: User
 ) -> AdverseEvent:
     """Correct or follow up an adverse event: reason required; an investigator signs again."""
     reason = require_reason(reason)
@@ -154,9 +154,7 @@ def adverse_event_update(
     return event
 
 
-def adverse_event_review(
-    *, event: AdverseEvent, investigator: AbstractBaseUser, password: str
-) -> Signature:
+def adverse_event_review(*, event: AdverseEvent, investigator: User, password: str) -> Signature:
     """The site's investigator reviews and signs the adverse event as recorded."""
     with transaction.atomic():
         event = (

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 
 from trials.forms import add_errors
+from trials.http import AuthenticatedHttpRequest
 from trials.participants.actions import participant_for_action, saved_and_back
 from trials.participants.models import Participant
 from trials.safety import services
@@ -45,7 +46,9 @@ def _visit(participant: Participant, event_code: str) -> tuple[Visit, list[Instr
 
 
 @login_required
-def assessment_record(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
+def assessment_record(
+    request: AuthenticatedHttpRequest, study_id: str, event_code: str
+) -> HttpResponse:
     participant = participant_for_action(request, study_id, RECORDERS)
     visit, instruments = _visit(participant, event_code)
     form = AssessmentForm(
@@ -66,7 +69,7 @@ def assessment_record(request: HttpRequest, study_id: str, event_code: str) -> H
 
 
 @login_required
-def risk_screen_record(request: HttpRequest, study_id: str) -> HttpResponse:
+def risk_screen_record(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = participant_for_action(request, study_id, RECORDERS)
     form = RiskScreenForm(
         request.POST or None,
@@ -98,7 +101,7 @@ def _sessions(participant: Participant) -> QuerySet[DosingSession]:
 
 
 @login_required
-def adverse_event_report(request: HttpRequest, study_id: str) -> HttpResponse:
+def adverse_event_report(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = participant_for_action(request, study_id, RECORDERS)
     form = AdverseEventForm(
         request.POST or None,
@@ -129,7 +132,7 @@ def _event_done(request: HttpRequest, event: AdverseEvent, message: str) -> Http
 
 
 @login_required
-def adverse_event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def adverse_event_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(
         AdverseEvent.objects.visible_to(request.user).select_related(
             "participant__trial", "participant__site", "review_signature", "dosing_session__visit"
@@ -157,7 +160,7 @@ def _correction_form(event: AdverseEvent, data: QueryDict | None) -> AdverseEven
     )
 
 
-def _correct(request: HttpRequest, event: AdverseEvent) -> HttpResponse:
+def _correct(request: AuthenticatedHttpRequest, event: AdverseEvent) -> HttpResponse:
     form = _correction_form(event, request.POST)
     if form.is_valid():
         try:
@@ -174,7 +177,7 @@ def _correct(request: HttpRequest, event: AdverseEvent) -> HttpResponse:
     return _detail(request, event, correction=form)
 
 
-def _review(request: HttpRequest, event: AdverseEvent) -> HttpResponse:
+def _review(request: AuthenticatedHttpRequest, event: AdverseEvent) -> HttpResponse:
     participant = event.participant
     require_site_role(
         request.user,

@@ -1,7 +1,14 @@
 """Booking a visit, the dosing session log and therapy sessions."""
 
-from django import forms
+from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any, cast
+
+from django import forms
+from django.db.models import QuerySet
+
+from trials.facilitators.models import Facilitator
 from trials.forms import ReasonField, SiteDateTimeField
 from trials.sessions.models import DosingSession, Route, TherapySession, VitalSign
 from trials.sessions.services import DAY_FIELDS, PREDOSE_FIELDS
@@ -13,15 +20,19 @@ FEVER_CELSIUS = 38.0
 class VisitBookForm(forms.Form):
     starts_at = forms.DateTimeField()  # replaced per site in __init__
     room = forms.CharField(max_length=100, required=False)
-    facilitators = forms.ModelMultipleChoiceField(queryset=None, required=False)
+    facilitators: forms.ModelMultipleChoiceField[Facilitator] = forms.ModelMultipleChoiceField(
+        queryset=None, required=False
+    )
     reason = ReasonField(required=False, help_text="Needed outside the window or to reschedule.")
 
-    def __init__(self, *args, time_zone: str, facilitators, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(
+        self, *args: Any, time_zone: str, facilitators: QuerySet[Facilitator], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["starts_at"] = SiteDateTimeField(
             time_zone=time_zone, label=f"Date and time ({time_zone})"
         )
-        self.fields["facilitators"].queryset = facilitators
+        cast(forms.ModelMultipleChoiceField, self.fields["facilitators"]).queryset = facilitators
         self.fields["facilitators"].widget.attrs["size"] = 4
 
 
@@ -32,7 +43,7 @@ class _SessionLogForm(forms.ModelForm):
         required=False, help_text="Required to change a saved value or a signed log."
     )
 
-    def __init__(self, *args, time_zone: str, limits: dict, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, time_zone: str, limits: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "ended_at" in self.fields:
             self.fields["ended_at"] = SiteDateTimeField(
@@ -48,7 +59,9 @@ class _SessionLogForm(forms.ModelForm):
                 self.fields[name].widget.attrs["max"] = limits[limit]
 
     def values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self._meta.fields}
+        return {
+            name: self.cleaned_data[name] for name in cast("Collection[str]", self._meta.fields)
+        }
 
 
 class PredoseForm(_SessionLogForm):
@@ -90,7 +103,7 @@ class DoseForm(forms.Form):
     route = forms.ChoiceField(choices=Route.choices)
     dosed_at = forms.DateTimeField()
 
-    def __init__(self, *args, time_zone: str, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, time_zone: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["dosed_at"] = SiteDateTimeField(
             time_zone=time_zone, label=f"Time of dose, T0 ({time_zone})"
@@ -101,7 +114,7 @@ class SupplementForm(forms.Form):
     supplement_lot_number = forms.CharField(max_length=40, label="Lot number")
     supplement_at = forms.DateTimeField()
 
-    def __init__(self, *args, time_zone: str, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, time_zone: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["supplement_at"] = SiteDateTimeField(
             time_zone=time_zone, label=f"Time of supplemental dose ({time_zone})"
@@ -119,7 +132,7 @@ class VitalSignForm(forms.ModelForm):
 
     reason = ReasonField(required=False, help_text="Required once the log is signed.")
 
-    def __init__(self, *args, time_zone: str, limits: dict, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, time_zone: str, limits: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["measured_at"] = SiteDateTimeField(
             time_zone=time_zone, label=f"Time ({time_zone})"
@@ -134,7 +147,9 @@ class VitalSignForm(forms.ModelForm):
         self.fields["temperature"].widget.attrs["max"] = FEVER_CELSIUS
 
     def values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self._meta.fields}
+        return {
+            name: self.cleaned_data[name] for name in cast("Collection[str]", self._meta.fields)
+        }
 
 
 class OverrideForm(forms.Form):
@@ -174,13 +189,17 @@ class TherapySessionForm(forms.ModelForm):
             for name in ("participant_state", "themes", "plan", "missed_reason")
         }
 
-    def __init__(self, *args, time_zone: str, facilitators, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(
+        self, *args: Any, time_zone: str, facilitators: QuerySet[Facilitator], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["started_at"] = SiteDateTimeField(
             time_zone=time_zone, required=False, label=f"Started ({time_zone})"
         )
-        self.fields["facilitator"].queryset = facilitators
+        cast(forms.ModelChoiceField, self.fields["facilitator"]).queryset = facilitators
         self.fields["facilitator"].required = False
 
     def values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self._meta.fields}
+        return {
+            name: self.cleaned_data[name] for name in cast("Collection[str]", self._meta.fields)
+        }

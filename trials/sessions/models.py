@@ -167,7 +167,7 @@ class Route(models.TextChoices):
 
 
 class DosingSessionQuerySet(models.QuerySet["DosingSession"]):
-    def visible_to(self, user):  # type: ignore[no-untyped-def]
+    def visible_to(self, user: AnyUser) -> DosingSessionQuerySet:
         return self.filter(participant__in=Participant.objects.visible_to(user).values("pk"))
 
 
@@ -340,7 +340,7 @@ class SessionSignature(models.Model):
 
 
 class TherapySessionQuerySet(models.QuerySet["TherapySession"]):
-    def visible_to(self, user):  # type: ignore[no-untyped-def]
+    def visible_to(self, user: AnyUser) -> TherapySessionQuerySet:
         return self.filter(participant__in=Participant.objects.visible_to(user).values("pk"))
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Field, OuterRef
 from django.utils import timezone
 
 from trials.audit import audit_context, require_reason
@@ -33,7 +33,7 @@ from trials.study.permissions import ensure_site_role
 from trials.study.sitetime import local_date
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 RANDOMIZATION = "randomization"
@@ -80,7 +80,7 @@ def visit_book(
     starts_at: datetime.datetime,
     room: str,
     facilitators: Sequence[Facilitator],
-    by: AbstractBaseUser,
+    by: User,
     reason: str = "",
 ) -> Visit:
     """Book (or reschedule) a visit. Outside its window, or changing a booking, needs a reason."""
@@ -95,7 +95,9 @@ def visit_book(
                 f"A visit that is {visit.get_status_display().lower()} cannot be booked."
             )
         day = local_date(starts_at, visit.participant.site.time_zone)
-        outside = not (visit.window_start <= day <= visit.window_end)
+        # A scheduled or booked visit has its window.
+        start, end = cast(datetime.date, visit.window_start), cast(datetime.date, visit.window_end)
+        outside = not (start <= day <= end)
         if outside or visit.status == Visit.Status.BOOKED:
             reason = _reason_for_booking(reason, outside, visit)
         _check_facilitators(visit.participant, facilitators)
@@ -135,7 +137,7 @@ def _check_facilitators(participant: Participant, facilitators: Sequence[Facilit
         )
 
 
-def _assign(visit: Visit, facilitators: Sequence[Facilitator], by: AbstractBaseUser) -> None:
+def _assign(visit: Visit, facilitators: Sequence[Facilitator], by: User) -> None:
     wanted = {facilitator.pk for facilitator in facilitators}
     VisitFacilitator.objects.filter(visit=visit).exclude(facilitator_id__in=wanted).delete()
     present = set(
@@ -219,7 +221,7 @@ def visits_schedule_after_dosing_id(visit_pk: int) -> int:
             .first()
         )
         session = getattr(visit, "dosing_session", None) if visit else None
-        if session is None or session.dosed_at is None:
+        if visit is None or session is None or session.dosed_at is None:
             return 0
         with audit_context(by=None, reason="Scheduled from the dose", actor=SCHEDULER):
             return visits_schedule_after_dosing(
@@ -283,7 +285,7 @@ def _team(visit: Visit) -> list[Facilitator]:
     ]
 
 
-def dosing_session_start(*, visit: Visit, by: AbstractBaseUser) -> DosingSession:
+def dosing_session_start(*, visit: Visit, by: User) -> DosingSession:
     """Open the log of a booked dosing visit of a randomized participant."""
     with transaction.atomic(), audit_context(by=by, reason="Dosing session started"):
         visit = (
@@ -332,7 +334,9 @@ def _changing(session: DosingSession, values: dict[str, Any]) -> list[str]:
 
     def untouched(name: str) -> bool:
         saved = getattr(session, name)
-        return saved in (None, "", False) or saved == DosingSession._meta.get_field(name).default
+        return saved in (None, "", False) or (
+            saved == cast("Field[Any, Any]", DosingSession._meta.get_field(name)).default
+        )
 
     return [
         name
@@ -354,7 +358,7 @@ def _revise(session: DosingSession, values: dict[str, Any], reason: str) -> str:
 
 
 def dosing_session_update(
-    *, session: DosingSession, values: dict[str, Any], by: AbstractBaseUser, reason: str = ""
+    *, session: DosingSession, values: dict[str, Any], by: User, reason: str = ""
 ) -> DosingSession:
     """Fill in the checklist, the day's notes or the release; saved values change with a reason."""
     unknown = set(values) - set(LOG_FIELDS)
@@ -408,7 +412,7 @@ def _vitals_problems(session: DosingSession) -> list[str]:
 
 
 def dosing_session_override_vitals(
-    *, session: DosingSession, investigator: AbstractBaseUser, password: str, reason: str
+    *, session: DosingSession, investigator: User, password: str, reason: str
 ) -> Signature:
     """An investigator permits dosing despite out-of-range pre-dose vitals: signed, with reason."""
     reason = require_reason(reason)
@@ -442,7 +446,7 @@ def dosing_session_give_dose(
     lot_number: str,
     dosed_at: datetime.datetime,
     route: str,
-    by: AbstractBaseUser,
+    by: User,
 ) -> DosingSession:
     """Record the dose (T0). The kit must be the participant's own: the arm is never shown."""
     _not_in_future("dosed_at", dosed_at)
@@ -471,7 +475,7 @@ def dosing_session_give_dose(
     return session
 
 
-def _after_dose(session: DosingSession, by: AbstractBaseUser) -> None:
+def _after_dose(session: DosingSession, by: User) -> None:
     visit = session.visit
     visit.status = Visit.Status.COMPLETED
     visit.save(update_fields=["status"])
@@ -489,7 +493,7 @@ def _after_dose(session: DosingSession, by: AbstractBaseUser) -> None:
 
 
 def dosing_session_supplement(
-    *, session: DosingSession, dosed_at: datetime.datetime, lot_number: str, by: AbstractBaseUser
+    *, session: DosingSession, dosed_at: datetime.datetime, lot_number: str, by: User
 ) -> DosingSession:
     """Record the optional supplemental dose where the protocol's arms have one."""
     _not_in_future("supplement_at", dosed_at)
@@ -509,9 +513,7 @@ def dosing_session_supplement(
     return session
 
 
-def dosing_session_not_given(
-    *, session: DosingSession, reason: str, by: AbstractBaseUser
-) -> DosingSession:
+def dosing_session_not_given(*, session: DosingSession, reason: str, by: User) -> DosingSession:
     """The session ended without a dose (refused, unwell, safety): the reason is recorded."""
     reason = require_reason(reason)
     with transaction.atomic(), audit_context(by=by, reason=reason):
@@ -524,7 +526,7 @@ def dosing_session_not_given(
 
 
 def vital_sign_add(
-    *, session: DosingSession, values: dict[str, Any], by: AbstractBaseUser, reason: str = ""
+    *, session: DosingSession, values: dict[str, Any], by: User, reason: str = ""
 ) -> VitalSign:
     """Add a row to the vitals grid; after signing it needs a reason and new signatures."""
     _not_in_future("measured_at", values.get("measured_at"))
@@ -543,9 +545,7 @@ def vital_sign_add(
     return vital
 
 
-def dosing_session_sign(
-    *, session: DosingSession, signer: AbstractBaseUser, password: str
-) -> SessionSignature:
+def dosing_session_sign(*, session: DosingSession, signer: User, password: str) -> SessionSignature:
     """An assigned facilitator signs the complete log (this revision of it)."""
     with transaction.atomic():
         session = _lock(session)
@@ -593,9 +593,7 @@ def _released(session: DosingSession) -> bool:
 THERAPY_KINDS = (Visit.Kind.PREPARATION, Visit.Kind.INTEGRATION)
 
 
-def therapy_session_record(
-    *, visit: Visit, values: dict[str, Any], by: AbstractBaseUser
-) -> TherapySession:
+def therapy_session_record(*, visit: Visit, values: dict[str, Any], by: User) -> TherapySession:
     """Log a preparation or integration session: attended, or missed with the reason."""
     with transaction.atomic():
         visit = (

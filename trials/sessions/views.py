@@ -1,16 +1,20 @@
 """Booking visits, the dosing session log and therapy sessions: one service call per action."""
 
+import datetime
 from collections.abc import Callable
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 
 from trials.facilitators.models import Facilitator
 from trials.facilitators.queries import qualification
 from trials.forms import add_errors
+from trials.http import AuthenticatedHttpRequest
 from trials.notifications.queries import notifications_context
 from trials.participants.actions import SITE_TEAM, participant_for_action, saved_and_back
 from trials.participants.models import Participant
@@ -41,7 +45,7 @@ from trials.study.sitetime import local_date
 
 
 @login_required
-def visit_book(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
+def visit_book(request: AuthenticatedHttpRequest, study_id: str, event_code: str) -> HttpResponse:
     participant = participant_for_action(request, study_id, SITE_TEAM)
     visit = get_object_or_404(Visit.objects.filter(participant=participant), event_code=event_code)
     facilitators = Facilitator.objects.at_site(
@@ -93,7 +97,7 @@ def _forms(request: HttpRequest, visit: Visit, session: DosingSession | None) ->
     limits = visit.protocol_version.content["trial"]["dosing_safety"]
     action = request.POST.get("action") if request.method == "POST" else None
 
-    def data(name: str):  # type: ignore[no-untyped-def]
+    def data(name: str) -> QueryDict | None:
         return request.POST if action == name else None
 
     return {
@@ -108,7 +112,7 @@ def _forms(request: HttpRequest, visit: Visit, session: DosingSession | None) ->
     }
 
 
-def _apply(action: str, form, session: DosingSession, user) -> None:  # type: ignore[no-untyped-def]
+def _apply(action: str, form: Any, session: DosingSession, user: User) -> None:
     """Call the service behind one action with the form's cleaned data."""
     data = form.cleaned_data
     calls: dict[str, Callable[[], object]] = {
@@ -145,7 +149,9 @@ def _apply(action: str, form, session: DosingSession, user) -> None:  # type: ig
 
 
 @login_required
-def dosing_session(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
+def dosing_session(
+    request: AuthenticatedHttpRequest, study_id: str, event_code: str
+) -> HttpResponse:
     visit = _visit(request, study_id, event_code)
     if visit.kind != Visit.Kind.DOSING:
         return redirect("therapy_session", study_id=study_id, event_code=event_code)
@@ -179,7 +185,9 @@ def dosing_session(request: HttpRequest, study_id: str, event_code: str) -> Http
     )
 
 
-def _dosing_context(request, visit, session, forms) -> dict:  # type: ignore[no-untyped-def]
+def _dosing_context(
+    request: HttpRequest, visit: Visit, session: DosingSession | None, forms: dict[str, Any]
+) -> dict:
     participant = visit.participant
     protocol = visit.protocol_version.content
     team = list(
@@ -190,7 +198,7 @@ def _dosing_context(request, visit, session, forms) -> dict:  # type: ignore[no-
     on = (
         local_date(session.dosed_at, participant.site.time_zone)
         if session and session.dosed_at
-        else visit.target_date
+        else cast(datetime.date, visit.target_date)  # a dosing visit is scheduled
     )
     context = {
         "participant": participant,
@@ -230,7 +238,9 @@ def _dosing_context(request, visit, session, forms) -> dict:  # type: ignore[no-
 
 
 @login_required
-def therapy_session(request: HttpRequest, study_id: str, event_code: str) -> HttpResponse:
+def therapy_session(
+    request: AuthenticatedHttpRequest, study_id: str, event_code: str
+) -> HttpResponse:
     visit = _visit(request, study_id, event_code)
     participant = visit.participant
     facilitators = Facilitator.objects.at_site(

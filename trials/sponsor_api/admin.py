@@ -1,6 +1,8 @@
 """Sponsor API keys and the export request log in the admin."""
 
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
@@ -13,13 +15,17 @@ admin.site.unregister(APIKey)
 
 @admin.register(SponsorApiKey)
 class SponsorApiKeyAdmin(APIKeyModelAdmin):
-    list_display = ["sponsor", "name", "prefix", "created", "expiry_date", "revoked"]
-    list_filter = ["sponsor", "revoked"]
-    search_fields = ["sponsor__name", "prefix"]
+    # The library's admin sets these as tuples, which mypy infers as fixed-length tuple types.
+    list_display = ["sponsor", "name", "prefix", "created", "expiry_date", "revoked"]  # type: ignore[assignment]
+    list_filter = ["sponsor", "revoked"]  # type: ignore[assignment]
+    search_fields = ["sponsor__name", "prefix"]  # type: ignore[assignment]
     list_select_related = ["sponsor"]
 
-    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
-        readonly = tuple(super().get_readonly_fields(request, obj))
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> tuple[str, ...]:
+        # The library types obj as a Model although its default is None.
+        readonly = tuple(super().get_readonly_fields(request, obj))  # type: ignore[arg-type]
         return readonly if obj is None else (*readonly, "sponsor")  # a key never changes hands
 
 

@@ -8,11 +8,11 @@ key is logged in ExportRequest, a streamed file when its last row is written.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib import parse
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -38,6 +38,9 @@ from trials.sponsor_api.http import bad_request
 from trials.sponsor_api.serializers import ROW_SERIALIZERS, TrialSerializer
 from trials.sponsor_api.streaming import export_request_log, stream_response
 from trials.study.models import Trial, TrialSite
+
+if TYPE_CHECKING:
+    from trials.sponsor_api.authentication import SponsorClient
 
 
 class IsSponsorKey(BasePermission):
@@ -89,10 +92,11 @@ class ExportCursorPagination(CursorPagination):
         return Cursor(
             offset=offset,
             reverse=bool(int(tokens.get("r", ["0"])[0])),
-            position=tokens.get("p", [None])[0],
+            # DRF keeps the position as the query string's text; its stubs say int.
+            position=tokens.get("p", [None])[0],  # type: ignore[arg-type]
         )
 
-    def get_page_size(self, request: Request) -> int:
+    def get_page_size(self, request: Request) -> int | None:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is not None and not (raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
             raise ValidationError(
@@ -138,7 +142,7 @@ class TrialList(SponsorApiView):
     serializer_class = TrialSerializer
     pagination_class = TrialCursorPagination
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Trial]:
         sites = TrialSite.objects.select_related("site").order_by("site__code")
         return Trial.objects.visible_to(self.request.user).prefetch_related(
             Prefetch("trial_sites", queryset=sites)
@@ -157,7 +161,7 @@ class ExportView(SponsorApiView):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         started_at = timezone.now()
         log = {
-            "sponsor": request.user.sponsor,
+            "sponsor": cast("SponsorClient", request.user).sponsor,
             "api_key": request.auth,
             "trial": None,
             "resource": self.resource,
@@ -182,7 +186,7 @@ class ExportView(SponsorApiView):
             params = exports.validate_params(trial=trial, params=request.query_params)
         except DjangoValidationError as error:
             raise bad_request(error) from None
-        sponsor = request.user.sponsor
+        sponsor = cast("SponsorClient", request.user).sponsor
         if params.format != "json":
             stream = exports.export_stream(
                 sponsor=sponsor,
@@ -203,7 +207,7 @@ class ExportView(SponsorApiView):
         make = exports.row_maker(definition, context)
         sources = [c.source for c in definition.columns] + list(definition.hidden_sources)
         queryset = exports.filtered_queryset(definition, trial, params).values("pk", *sources)
-        page = self.paginate_queryset(queryset)
+        page = cast(list[dict[str, Any]], self.paginate_queryset(queryset))  # paginated view
         rows = [make(tuple(values[source] for source in sources)) for values in page]
         response = self.get_paginated_response(rows)
         export_request_log(**log, status_code=200, rows=len(rows))
@@ -225,7 +229,7 @@ def export_view(resource: str) -> Any:
     parameters = [
         FORMAT_PARAMETER,
         *[
-            OpenApiParameter(name, field_type, description=field.help_text)
+            OpenApiParameter(name, field_type, description=cast(str, field.help_text))
             for name, field, field_type in _filter_parameters()
         ],
     ]
@@ -244,10 +248,13 @@ def export_view(resource: str) -> Any:
         operation_id=f"trials_{resource.replace('-', '_')}_list",
     )
     decorate = extend_schema_view(get=operation)
-    view_class = type(
-        f"{row.__name__.removesuffix('Row')}Export",
-        (ExportView,),
-        {"resource": resource, "serializer_class": row, "__doc__": definition.description},
+    view_class = cast(
+        type[ExportView],
+        type(
+            f"{row.__name__.removesuffix('Row')}Export",
+            (ExportView,),
+            {"resource": resource, "serializer_class": row, "__doc__": definition.description},
+        ),
     )
     return decorate(view_class).as_view()
 

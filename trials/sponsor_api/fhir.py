@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db.models import F, OuterRef, Subquery
@@ -83,7 +83,7 @@ def _research_study(trial: Trial, sponsor: Sponsor, arms: list[Arm]) -> dict[str
     return study
 
 
-def _consent(row: dict[str, Any], profile: str) -> dict[str, Any]:
+def _consent(row: Mapping[str, Any], profile: str) -> dict[str, Any]:
     consent: dict[str, Any] = {
         "resourceType": "Consent",
         "id": "consent",
@@ -112,7 +112,7 @@ def _consent(row: dict[str, Any], profile: str) -> dict[str, Any]:
 
 
 def _research_subject(
-    row: dict[str, Any], *, sponsor: Sponsor, study_url: str, arm_visible: bool
+    row: Mapping[str, Any], *, sponsor: Sponsor, study_url: str, arm_visible: bool
 ) -> dict[str, Any]:
     name = pseudonym(sponsor.pseudonym_secret, row["id"])
     profile = sponsor.export_profile
@@ -140,7 +140,7 @@ def _research_subject(
     return subject
 
 
-def _subjects(trial: Trial) -> Iterator[dict[str, Any]]:
+def _subjects(trial: Trial) -> Iterator[Mapping[str, Any]]:
     latest_consent = Consent.objects.filter(participant=OuterRef("pk")).order_by("-consented_at")
     return (
         Participant.objects.filter(trial=trial)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from trials.sponsor_api import services as export_jobs
 from trials.sponsor_api.api import IsSponsorKey
 from trials.sponsor_api.http import JSONBodyParser, bad_request
-from trials.sponsor_api.models import ExportJob
+from trials.sponsor_api.models import ExportJob, SponsorApiKey
 from trials.sponsor_api.odm import sponsor_trial_or_404
 from trials.sponsor_api.serializers import export_job_request
 from trials.sponsor_api.streaming import export_request_log
@@ -192,7 +192,7 @@ def trial_export_job_file(request: Request, code: str, job_id: Any) -> FileRespo
     )
     export_request_log(
         sponsor=job.sponsor,
-        api_key=request.auth,
+        api_key=cast("SponsorApiKey | None", request.auth),  # what SponsorKeyAuthentication sets
         trial=job.trial,
         resource=job.resource,
         fmt=job.format,

@@ -14,9 +14,9 @@ from trials.study.models import Sponsor, Trial
 from trials.triggers import protect_deletes
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    AnyUser = User | AnonymousUser
 
 
 @pghistory.track(exclude=["hashed_key"])

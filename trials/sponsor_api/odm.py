@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import StreamingHttpResponse
@@ -45,6 +45,9 @@ from trials.sponsor_api.exports import ExportStream
 from trials.sponsor_api.pseudonyms import LIMITED, OLDEST_AGE, pseudonym, reduce_date
 from trials.sponsor_api.streaming import logged_stream
 from trials.study.models import ProtocolVersion, Sponsor, Trial
+
+if TYPE_CHECKING:
+    from trials.sponsor_api.authentication import SponsorClient
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 CONTENT_TYPE = "application/xml; charset=utf-8"
@@ -674,7 +677,7 @@ def sponsor_trial_or_404(request: Request, code: str) -> tuple[Sponsor, Trial]:
     trial = get_object_or_404(
         Trial.objects.visible_to(request.user).select_related("sponsor"), code=code
     )
-    return request.user.sponsor, trial
+    return cast("SponsorClient", request.user).sponsor, trial
 
 
 def logged_response(
@@ -682,7 +685,7 @@ def logged_response(
 ) -> StreamingHttpResponse:
     """A streamed export, logged in ExportRequest (rows: subjects) when its last byte is sent."""
     log = {
-        "sponsor": request.user.sponsor,
+        "sponsor": cast("SponsorClient", request.user).sponsor,
         "api_key": request.auth,
         "trial": trial,
         "resource": resource,

@@ -7,7 +7,7 @@ the columns an export carries. They describe rows; rows themselves are made by s
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -49,7 +49,8 @@ def _field_for(resource: Resource, column: Column) -> serializers.Field:
     model = resource.model()
     try:
         for part in column.source.split("__")[:-1]:
-            model = model._meta.get_field(part).related_model
+            # None (not a relation) fails on the next lookup, which is caught below.
+            model = cast(type[models.Model], model._meta.get_field(part).related_model)
         field = model._meta.get_field(column.source.split("__")[-1])
     except Exception:
         field = models.BooleanField()  # annotations: `reviewed`
@@ -78,7 +79,7 @@ class ExportJobRequestSerializer(serializers.Serializer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["resource"].choices = sorted(exports.RESOURCES)
+        cast(serializers.ChoiceField, self.fields["resource"]).choices = sorted(exports.RESOURCES)
 
 
 def export_job_request(trial: Trial, data: Any) -> tuple[str, str, dict[str, Any]]:

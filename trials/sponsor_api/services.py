@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -24,7 +24,7 @@ from trials.sponsor_api.models import ExportJob, SponsorApiKey
 from trials.study.models import Sponsor, Trial
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 def sponsor_api_key_create(
@@ -32,7 +32,7 @@ def sponsor_api_key_create(
     sponsor: Sponsor,
     name: str,
     expires_at: datetime.datetime | None,
-    by: AbstractBaseUser | None,
+    by: User | None,
     actor: str = "system",
 ) -> tuple[SponsorApiKey, str]:
     """Create a sponsor's API key; returns it with the key itself, which is never stored."""
@@ -40,7 +40,8 @@ def sponsor_api_key_create(
         api_key, key = SponsorApiKey.objects.create_key(
             sponsor=sponsor, name=name, expiry_date=expires_at
         )
-    return api_key, key
+    # The library types what its manager returns as its base class.
+    return cast(SponsorApiKey, api_key), key
 
 
 logger = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ def export_job_run(*, job_id: Any) -> ExportJob:
 
 
 def _write(job: ExportJob, mine: Any, final: Path) -> tuple[int, int]:
-    started_at = job.started_at
+    started_at = cast(datetime.datetime, job.started_at)  # a claimed job has started
     definition = exports.RESOURCES[job.resource]
     params = exports.validate_params(trial=job.trial, params=job.params)
     total = exports.filtered_queryset(definition, job.trial, params).count()

@@ -1,8 +1,13 @@
 """The data manager's admin for sponsors, trials, protocol versions, sites and memberships."""
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
@@ -23,7 +28,7 @@ class ArmInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["code", "label", "dose_mg"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Trial | None = None) -> bool:
         return False  # arms come from the protocol file
 
 
@@ -41,10 +46,10 @@ class TrialAdmin(admin.ModelAdmin):
     readonly_fields = ["code", "sponsor", "created_at"]
     inlines = [ArmInline, TrialSiteInline]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # trials are created by loading a protocol file
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Trial | None = None) -> bool:
         return False
 
 
@@ -55,7 +60,7 @@ class ProtocolUploadForm(forms.Form):
         help_text="YAML or JSON, in the format of docs/protocol-format.md."
     )
 
-    def clean_protocol_file(self):  # type: ignore[no-untyped-def]
+    def clean_protocol_file(self) -> UploadedFile:
         upload = self.cleaned_data["protocol_file"]
         if upload.size > self.MAX_BYTES:
             raise forms.ValidationError("A protocol file is at most 1 MB.")
@@ -78,13 +83,22 @@ class ProtocolVersionAdmin(admin.ModelAdmin):
     ]
     exclude = []
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(
+        self, request: HttpRequest, obj: ProtocolVersion | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ProtocolVersion | None = None
+    ) -> bool:
         return False
 
-    def add_view(self, request, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+    def add_view(
+        self,
+        request: HttpRequest,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         """Adding a version means uploading a protocol file, validated as load_protocol does."""
         if not self.has_add_permission(request):
             raise PermissionDenied
@@ -93,7 +107,9 @@ class ProtocolVersionAdmin(admin.ModelAdmin):
             upload = form.cleaned_data["protocol_file"]
             try:
                 version, created = services.protocol_load(
-                    content=upload.read(), filename=upload.name, by=request.user
+                    content=upload.read(),
+                    filename=upload.name,
+                    by=cast(User, request.user),  # the admin site admits staff users only
                 )
             except ProtocolError as error:
                 form.add_error("protocol_file", error.errors)

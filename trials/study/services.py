@@ -12,7 +12,7 @@ from trials.study.models import Arm, ProtocolVersion, Sponsor, Trial
 from trials.study.protocol import ProtocolError, canonical_json, content_hash, load_protocol_text
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 TRIAL_FIELDS_FROM_PROTOCOL = (
@@ -26,7 +26,7 @@ TRIAL_FIELDS_FROM_PROTOCOL = (
 
 
 def protocol_load(
-    *, content: str | bytes, filename: str, by: AbstractBaseUser | None, actor: str = "system"
+    *, content: str | bytes, filename: str, by: User | None, actor: str = "system"
 ) -> tuple[ProtocolVersion, bool]:
     """Validate a protocol file and store it as its trial's next version.
 

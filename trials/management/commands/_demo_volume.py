@@ -11,7 +11,7 @@ import random
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -51,7 +51,7 @@ SIGNED = ("eligible", "consented", "randomized", "exit")
 CONSENTED = ("consented", "randomized", "exit")
 RANDOMIZED = ("randomized", "exit")
 # COMP360 screening answers that fail one criterion, and how often each is the reason.
-FAILING = {
+FAILING: dict[str, tuple[dict[str, Any], int]] = {
     "I1": ({"age_years": 17}, 1),
     "I2": ({"mdd_current_episode": False}, 2),
     "I3": ({"mdd_with_psychotic_features": True}, 2),
@@ -123,7 +123,8 @@ class Volume:
 
     def __init__(self, trial: Trial) -> None:
         self.trial = trial
-        self.version = ProtocolVersion.objects.current_for(trial)
+        # seed_demo loads the protocols first.
+        self.version = cast(ProtocolVersion, ProtocolVersion.objects.current_for(trial))
         self.form = ConsentFormVersion.objects.get(trial=trial, label="ICF v1")
         self.evaluate = evaluator_for(self.version)
         self.now = timezone.now()
@@ -391,7 +392,7 @@ class Volume:
             if anchor is not None:
                 self._date(visit, event, anchor, until, left)
                 if visit.kind == EventKind.DOSING and visit.status == Visit.Status.COMPLETED:
-                    anchors[event["code"]] = visit.target_date
+                    anchors[event["code"]] = cast(datetime.date, visit.target_date)  # dated
             yield visit
 
     def _date(

@@ -2,6 +2,7 @@
 
 import datetime
 import getpass
+from typing import cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -10,7 +11,7 @@ from trials.sponsor_api.models import SponsorApiKey
 from trials.sponsor_api.services import sponsor_api_key_create
 from trials.study.models import Sponsor
 
-NAME_MAX_LENGTH = SponsorApiKey._meta.get_field("name").max_length
+NAME_MAX_LENGTH = cast(int, SponsorApiKey._meta.get_field("name").max_length)  # a CharField
 
 
 class Command(BaseCommand):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
@@ -20,6 +21,9 @@ from trials.participants.models import Participant
 from trials.participants.services import participant_create
 from trials.study.models import Membership, Role, Site, Trial, TrialSite
 from trials.study.services import protocol_load
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
 DEMO_PASSWORD = "dyad-demo-2026"
@@ -35,7 +39,7 @@ TRIAL_SITES = [
     ("MAPP1", "SFO", 25),
 ]
 # username, first name, last name, [(trial, site or None, role)]
-PEOPLE = [
+PEOPLE: list[tuple[str, str, str, list[tuple[str, str | None, Role]]]] = [
     ("coordinator.lon", "Priya", "Shah", [("COMP360-TRD-P3", "LON", Role.COORDINATOR)]),
     (
         "coordinator.nyc",
@@ -117,7 +121,9 @@ class Command(BaseCommand):
         if not quiet:
             self._print_logins()
 
-    def _person(self, username: str, first: str, last: str, roles: list) -> object:  # type: ignore[type-arg]
+    def _person(
+        self, username: str, first: str, last: str, roles: list[tuple[str, str | None, Role]]
+    ) -> User:
         user, created = get_user_model().objects.get_or_create(
             username=username,
             defaults={
@@ -148,7 +154,7 @@ class Command(BaseCommand):
                 last_name="Manager",
             )
 
-    def _facilitator(self, user) -> None:  # type: ignore[no-untyped-def]
+    def _facilitator(self, user: User) -> None:
         facilitator, created = Facilitator.objects.get_or_create(user=user)
         if not created:
             return
@@ -168,7 +174,7 @@ class Command(BaseCommand):
             completed_on=datetime.date(2025, 9, 30),
         )
 
-    def _candidates(self, coordinator) -> None:  # type: ignore[no-untyped-def]
+    def _candidates(self, coordinator: User) -> None:
         trial_site = TrialSite.objects.get(trial__code="COMP360-TRD-P3", site__code="LON")
         if Participant.objects.at_site(trial_site).exists():
             return

@@ -67,7 +67,8 @@ class _DuplicateKeyLoader(yaml.SafeLoader):
                         key_node.start_mark,
                     )
                 seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        # Any other node goes to the base class, which reports it; its stubs take mappings only.
+        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
 
 
 def _line_of(text: str, position: int) -> int:
