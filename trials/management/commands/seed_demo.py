@@ -81,9 +81,7 @@ class Command(BaseCommand):
         self, *args: object, quiet: bool = False, participants: int | None = None, **options: object
     ) -> None:
         for path in sorted(PROTOCOLS.glob("*.yaml")):
-            protocol_load(
-                content=path.read_bytes(), filename=path.name, by=None, actor="seed_demo"
-            )
+            protocol_load(content=path.read_bytes(), filename=path.name, by=None, actor="seed_demo")
         for code, name, time_zone in SITES:
             Site.objects.get_or_create(code=code, defaults={"name": name, "time_zone": time_zone})
         for trial_code, site_code, cap in TRIAL_SITES:
