@@ -18,7 +18,7 @@ from trials.participants.services import (
     participant_record_eligibility,
     signature_sign,
 )
-from trials.study.models import ProtocolVersion, Role, TrialSite
+from trials.study.models import SITE_TEAM, ProtocolVersion, Role, TrialSite
 from trials.study.permissions import ensure_site_role
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ STATUS_FOR_VERDICT = {
     Verdict.INCOMPLETE: Status.SCREENING,
 }
 SCREENABLE = (Status.CANDIDATE, Status.SCREEN_FAILED)
+# Who records screening data; coordinators start a screening, investigators sign the verdict.
+RECORDERS = SITE_TEAM
 
 
 def screening_start(*, participant: Participant, by: AbstractBaseUser) -> Screening:

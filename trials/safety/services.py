@@ -18,7 +18,7 @@ from trials.participants.models import Participant, Signature
 from trials.participants.services import signature_sign
 from trials.safety.models import SERIOUSNESS_FIELDS, AdverseEvent, Assessment, SuicideRiskScreen
 from trials.sessions.models import DosingSession, Visit
-from trials.study.models import Role
+from trials.study.models import CARE_TEAM, Role
 from trials.study.permissions import ensure_site_role
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 Kind = NotificationKind
+# Who records safety data; only investigators review adverse events.
+RECORDERS = CARE_TEAM
 
 AE_FIELDS = (
     "term",
