@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 
 from trials.participants.models import Participant
@@ -63,13 +63,3 @@ def may_see_arm(roles: frozenset[str], participant: Participant, *, unblinded: b
     if unblinded and Role.INVESTIGATOR in roles:
         return True
     return participant.trial.open_label and bool(roles & {Role.MONITOR, Role.SPONSOR})
-
-
-def ensure_site_role(
-    user: AnyUser, participant: Participant, roles: tuple[Role, ...], message: str
-) -> None:
-    """Refuse a service call (ValidationError) by someone without the role at the site."""
-    if not has_site_role(
-        user, trial_id=participant.trial_id, site_id=participant.site_id, roles=roles
-    ):
-        raise ValidationError(message)
