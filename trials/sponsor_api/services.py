@@ -1,10 +1,15 @@
-"""Sponsor API keys and background export jobs."""
+"""Sponsor API keys and background export jobs.
+
+No trial role writes here. Keys are made by a data manager; a job is asked for by a sponsor's
+API key, then claimed, run and resumed as the system, by tasks and the beat.
+"""
 
 from __future__ import annotations
 
 import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from trials.audit import audit_context
@@ -39,8 +44,14 @@ def sponsor_api_key_create(
     by: AbstractBaseUser | None,
     actor: str = "system",
 ) -> tuple[SponsorApiKey, str]:
-    """Create a sponsor's API key; returns it with the key itself, which is never stored."""
+    """Create a sponsor's API key; returns it with the key itself, which is never stored.
+
+    The create_sponsor_key command creates keys as the system (by=None), which only shell access
+    to the server allows; a user needs the admin's permission to add sponsor API keys.
+    """
     with transaction.atomic(), audit_context(by=by, reason="API key created", actor=actor):
+        if by is not None and not by.has_perm("trials.add_sponsorapikey"):  # type: ignore[attr-defined]
+            raise PermissionDenied("Only a data manager creates sponsor API keys.")
         api_key, key = SponsorApiKey.objects.create_key(
             sponsor=sponsor, name=name, expiry_date=expires_at
         )
@@ -101,7 +112,13 @@ def _json_value(value: Any) -> Any:
 def export_job_create(
     *, sponsor: Sponsor, api_key: SponsorApiKey | None, trial: Trial, data: Any
 ) -> ExportJob:
-    """Validate a job request, save the job, and queue it once the row has committed."""
+    """Validate a job request, save the job, and queue it once the row has committed.
+
+    Asked for by a sponsor's API key, not a user: only for one of that sponsor's own trials (the
+    API resolves the trial among them, another sponsor's is a 404 there).
+    """
+    if trial.sponsor_id != sponsor.pk:
+        raise PermissionDenied("A sponsor exports only its own trials.")
     resource, fmt, params = _clean(trial, data)
     params["profile"] = sponsor.export_profile
     with transaction.atomic():
