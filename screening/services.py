@@ -18,8 +18,8 @@ from trials.participants.services import (
     participant_record_eligibility,
     signature_sign,
 )
-from trials.study.models import ProtocolVersion, Role, TrialSite
-from trials.study.permissions import ensure_site_role
+from trials.study.models import SITE_TEAM, ProtocolVersion, Role, TrialSite
+from trials.study.permissions import require_role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -31,11 +31,14 @@ STATUS_FOR_VERDICT = {
     Verdict.INCOMPLETE: Status.SCREENING,
 }
 SCREENABLE = (Status.CANDIDATE, Status.SCREEN_FAILED)
+# Who records screening data; coordinators start a screening, investigators sign the verdict.
+RECORDERS = SITE_TEAM
 
 
 def screening_start(*, participant: Participant, by: User) -> Screening:
     """Open a screening for a candidate (or a screen failure) under the current protocol."""
     with transaction.atomic(), audit_context(by=by, reason="Screening started"):
+        require_role(by, participant, roles=(Role.COORDINATOR,))
         participant = Participant.objects.select_for_update().get(pk=participant.pk)
         if participant.status not in SCREENABLE:
             raise ValidationError(
@@ -69,6 +72,7 @@ def screening_record(
     """Record screening data and evaluate it; changing a saved value needs a reason."""
     with transaction.atomic():
         screening = _locked_open(screening)
+        require_role(by, screening.participant, roles=RECORDERS)
         data = {
             name: value for name, value in {**screening.data, **values}.items() if value is not None
         }
@@ -96,6 +100,7 @@ def screening_apply_version(
     reason = require_reason(reason)
     with transaction.atomic(), audit_context(by=by, reason=reason):
         screening = _locked_open(screening)
+        require_role(by, screening.participant, roles=RECORDERS)
         if version.trial_id != screening.participant.trial_id:
             raise ValidationError("That protocol version belongs to another trial.")
         if version.pk == screening.protocol_version_id:
@@ -111,8 +116,10 @@ def screenings_apply_current_version(
     """Move every open screening at a trial site to the current protocol version.
 
     Returns the screenings moved and, by study ID, the field errors of those whose data do not
-    fit the new version: they stay under their version until their data are corrected.
+    fit the new version: they stay under their version until their data are corrected. Each
+    screening moves in a transaction of its own; the role is checked once before any.
     """
+    require_role(by, trial_site, roles=RECORDERS)
     version = ProtocolVersion.objects.current_for(trial_site.trial)
     if version is None:
         raise ValidationError("The trial has no protocol loaded.")
@@ -140,12 +147,7 @@ def screening_confirm(
     with transaction.atomic():
         screening = _locked_open(screening)
         participant = screening.participant
-        ensure_site_role(
-            investigator,
-            participant,
-            (Role.INVESTIGATOR,),
-            "Only an investigator at this site may sign the verdict.",
-        )
+        require_role(investigator, participant, roles=(Role.INVESTIGATOR,))
         if screening.confirmation_id is not None:
             raise ValidationError("This verdict is already signed.")
         meaning = _meaning_for(screening, statement)
@@ -213,7 +215,7 @@ def _evaluate(
     *,
     version: ProtocolVersion,
     data: dict[str, Any],
-    by: User | None,
+    by: User,
     reason: str,
 ) -> ScreeningEvaluation:
     verdict = evaluator_for(version)(_clean(version, data))
@@ -245,9 +247,7 @@ def _evaluate(
     return evaluation
 
 
-def _participant_follows(
-    participant: Participant, result: str, by: User | None, reason: str
-) -> None:
+def _participant_follows(participant: Participant, result: str, by: User, reason: str) -> None:
     target = STATUS_FOR_VERDICT[Verdict(result)]
     if participant.status != target:
         participant_change_status(participant=participant, to_status=target, reason=reason, by=by)

@@ -20,13 +20,13 @@ from screening.forms import (
     ScreeningLogFilterForm,
 )
 from screening.models import Screening
+from screening.services import RECORDERS
 from trials.forms import add_errors
 from trials.http import AuthenticatedHttpRequest
 from trials.participants.models import Participant
 from trials.study.models import ProtocolVersion, Role, TrialSite
-from trials.study.permissions import has_site_role, require_site_role
+from trials.study.permissions import has_site_role, require_role
 
-RECORDERS = (Role.COORDINATOR, Role.INVESTIGATOR)
 LOG_PAGE_SIZE = 50
 
 
@@ -44,9 +44,7 @@ def _screening(request: HttpRequest, pk: int) -> Screening:
 
 def _require(request: HttpRequest, screening: Screening, roles: tuple[Role, ...]) -> None:
     participant = screening.participant
-    require_site_role(
-        request.user, trial_id=participant.trial_id, site_id=participant.site_id, roles=roles
-    )
+    require_role(request.user, participant, roles=roles)
 
 
 def _fields(screening: Screening) -> list[dict]:
@@ -57,12 +55,7 @@ def _fields(screening: Screening) -> list[dict]:
 @require_POST
 def screening_start(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = get_object_or_404(Participant.objects.visible_to(request.user), study_id=study_id)
-    require_site_role(
-        request.user,
-        trial_id=participant.trial_id,
-        site_id=participant.site_id,
-        roles=(Role.COORDINATOR,),
-    )
+    require_role(request.user, participant, roles=(Role.COORDINATOR,))
     try:
         screening = services.screening_start(participant=participant, by=request.user)
     except ValidationError as error:
@@ -265,9 +258,7 @@ def screenings_apply_current_version(
     trial_site = get_object_or_404(
         TrialSite.objects.visible_to(request.user), trial__code=trial_code, site__code=site_code
     )
-    require_site_role(
-        request.user, trial_id=trial_site.trial_id, site_id=trial_site.site_id, roles=RECORDERS
-    )
+    require_role(request.user, trial_site, roles=RECORDERS)
     form = ApplyVersionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the reason for re-evaluating.")

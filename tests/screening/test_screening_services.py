@@ -1,7 +1,7 @@
 """Screening services: data in, verdicts stored with their protocol version, status follows."""
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from screening.models import Screening, ScreeningEvaluation
 from screening.services import (
@@ -144,7 +144,7 @@ def test_only_an_investigator_of_the_site_signs(
     request, screening_site_a, coordinator_site_a, signer
 ):
     _record(screening_site_a, coordinator_site_a, **ELIGIBLE_DATA)
-    with pytest.raises(ValidationError, match="Only an investigator"):
+    with pytest.raises(PermissionDenied, match="Only an investigator"):
         screening_confirm(
             screening=screening_site_a,
             investigator=request.getfixturevalue(signer),

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from django.core import mail
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
@@ -114,9 +114,11 @@ def test_only_the_form_in_effect_can_be_recorded(
     _consent(eligible_site_a, newer, coordinator_site_a)
 
 
-def test_consent_is_obtained_by_the_site_team(eligible_site_a, consent_form, facilitator_site_a):
+def test_consent_is_obtained_by_the_site_team(
+    eligible_site_a, consent_form, coordinator_site_a, facilitator_site_a
+):
     with pytest.raises(ValidationError) as error:
-        _consent(eligible_site_a, consent_form, facilitator_site_a)
+        _consent(eligible_site_a, consent_form, coordinator_site_a, obtained_by=facilitator_site_a)
     assert "obtained_by" in error.value.message_dict
 
 
@@ -320,18 +322,18 @@ def test_emergency_unblinding_is_signed_audited_and_tells_the_sponsor(
 
 
 @pytest.mark.parametrize(
-    ("who", "password", "reason", "message"),
+    ("who", "password", "reason", "refusal", "message"),
     [
-        ("coordinator_site_a", PASSWORD, "Emergency", "Only an investigator"),
-        ("investigator_site_a", "guess", "Emergency", "password"),
-        ("investigator_site_a", PASSWORD, "", "reason"),
+        ("coordinator_site_a", PASSWORD, "Emergency", PermissionDenied, "Only an investigator"),
+        ("investigator_site_a", "guess", "Emergency", ValidationError, "password"),
+        ("investigator_site_a", PASSWORD, "", ValidationError, "reason"),
     ],
 )
 def test_unblinding_refusals(
-    request, consented_site_a, coordinator_site_a, who, password, reason, message
+    request, consented_site_a, coordinator_site_a, who, password, reason, refusal, message
 ):
     participant_randomize(participant=consented_site_a, by=coordinator_site_a)
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(refusal, match=message):
         participant_unblind(
             participant=consented_site_a,
             investigator=request.getfixturevalue(who),

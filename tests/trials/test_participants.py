@@ -4,15 +4,18 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 
-from tests.factories import TrialSiteFactory, contact_details, participant_at
+from tests.factories import MembershipFactory, TrialSiteFactory, contact_details, participant_at
 from trials.participants.models import Participant, ParticipantContact
 from trials.participants.services import participant_create
+from trials.study.models import Role
 
 
-def test_study_ids_follow_trial_site_and_number(trial_site_a, trial_site_b, coordinator_site_a):
+def test_study_ids_follow_trial_site_and_number(
+    trial_site_a, trial_site_b, coordinator_site_a, coordinator_site_b
+):
     first = participant_at(trial_site_a, coordinator_site_a)
     second = participant_at(trial_site_a, coordinator_site_a)
-    at_b = participant_at(trial_site_b, coordinator_site_a)
+    at_b = participant_at(trial_site_b, coordinator_site_b)
     assert [first.study_id, second.study_id, at_b.study_id] == [
         "COMP360-TRD-P3-LON-0001",
         "COMP360-TRD-P3-LON-0002",
@@ -54,6 +57,9 @@ def test_invalid_contact_saves_nothing(trial_site_a, coordinator_site_a):
 def test_inactive_site_takes_no_candidates(trial, coordinator_site_a):
     dormant = TrialSiteFactory.create(
         trial=trial, site__code="BER", is_active=False, activated_on=None
+    )
+    MembershipFactory.create(
+        user=coordinator_site_a, trial=trial, site=dormant.site, role=Role.COORDINATOR
     )
     with pytest.raises(ValidationError, match="not active"):
         participant_at(dormant, coordinator_site_a)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from tests.factories import PASSWORD, participant_at
@@ -290,19 +290,19 @@ def test_investigator_of_the_site_reviews_and_signs(reported_event, investigator
 
 
 @pytest.mark.parametrize(
-    ("reviewer", "password", "message"),
+    ("reviewer", "password", "refusal", "message"),
     [
-        ("investigator_site_a", "wrong password", "password is not correct"),
-        ("coordinator_site_a", PASSWORD, "Only an investigator at this site"),
-        ("facilitator_site_a", PASSWORD, "Only an investigator at this site"),
-        ("investigator_site_b", PASSWORD, "Only an investigator at this site"),
-        ("monitor", PASSWORD, "Only an investigator at this site"),
+        ("investigator_site_a", "wrong password", ValidationError, "password is not correct"),
+        ("coordinator_site_a", PASSWORD, PermissionDenied, "Only an investigator at this site"),
+        ("facilitator_site_a", PASSWORD, PermissionDenied, "Only an investigator at this site"),
+        ("investigator_site_b", PASSWORD, PermissionDenied, "Only an investigator at this site"),
+        ("monitor", PASSWORD, PermissionDenied, "Only an investigator at this site"),
     ],
 )
 def test_review_is_refused_without_the_investigators_password(
-    request, reported_event, reviewer, password, message
+    request, reported_event, reviewer, password, refusal, message
 ):
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(refusal, match=message):
         adverse_event_review(
             event=reported_event,
             investigator=request.getfixturevalue(reviewer),

@@ -4,7 +4,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import TestCase
 from django.utils import timezone
 
@@ -133,7 +133,7 @@ def test_high_predose_blood_pressure_blocks_until_an_investigator_overrides(
     with pytest.raises(ValidationError) as error:
         _dose(session, facilitator_a1)
     assert "Pre-dose systolic blood pressure 172 is above the limit of 160." in error.value.messages
-    with pytest.raises(ValidationError, match="Only an investigator"):
+    with pytest.raises(PermissionDenied, match="Only an investigator"):
         dosing_session_override_vitals(
             session=session,
             investigator=facilitator_a1,

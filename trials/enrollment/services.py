@@ -27,8 +27,8 @@ from trials.notifications.services import safety_alert
 from trials.participants.models import Participant, Signature
 from trials.participants.services import participant_change_status, signature_sign
 from trials.sessions.services import schedule_from_randomization, visits_cancel_remaining
-from trials.study.models import Arm, ProtocolVersion, Role, Trial, TrialSite
-from trials.study.permissions import ensure_site_role, has_site_role
+from trials.study.models import SITE_TEAM, Arm, ProtocolVersion, Role, Trial, TrialSite
+from trials.study.permissions import has_site_role, require_role
 from trials.study.sitetime import local_date, today_at
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def consent_record(
 ) -> Consent:
     """Record informed consent to the form in effect: a first consent, or a re-consent."""
     with transaction.atomic():
+        require_role(by, participant, roles=SITE_TEAM)
         participant = (
             Participant.objects.select_for_update(of=("self",))
             .select_related("site", "trial")
@@ -137,6 +138,7 @@ def participant_randomize(*, participant: Participant, by: User) -> AllocationSl
     number of simultaneous requests.
     """
     with transaction.atomic(), audit_context(by=by, reason="Randomized"):
+        require_role(by, participant, roles=SITE_TEAM)
         trial = Trial.objects.select_for_update().get(pk=participant.trial_id)
         trial_site = (
             TrialSite.objects.select_for_update(of=("self",))
@@ -255,12 +257,7 @@ def participant_unblind(
     reason = require_reason(reason)
     with transaction.atomic(), audit_context(by=investigator, reason=reason):
         participant = Participant.objects.select_for_update().get(pk=participant.pk)
-        ensure_site_role(
-            investigator,
-            participant,
-            (Role.INVESTIGATOR,),
-            "Only an investigator at this site may unblind.",
-        )
+        require_role(investigator, participant, roles=(Role.INVESTIGATOR,))
         if not AllocationSlot.objects.filter(participant=participant).exists():
             raise ValidationError("This participant has not been randomized.")
         if Unblinding.objects.filter(participant=participant).exists():
@@ -302,6 +299,7 @@ def participant_exit(
 ) -> StudyExit:
     """Record completion, withdrawal or loss to follow-up; remaining visits are cancelled."""
     with transaction.atomic():
+        require_role(by, participant, roles=SITE_TEAM)
         participant = (
             Participant.objects.select_for_update(of=("self",))
             .select_related("site")

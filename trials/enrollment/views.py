@@ -13,8 +13,8 @@ from trials.enrollment.forms import ConsentForm, ExitForm, UnblindForm
 from trials.enrollment.models import ConsentFormVersion
 from trials.forms import add_errors
 from trials.http import AuthenticatedHttpRequest
-from trials.participants.actions import SITE_TEAM, participant_for_action, saved_and_back
-from trials.study.models import Role
+from trials.participants.actions import participant_for_action, saved_and_back
+from trials.study.models import SITE_TEAM, Role
 from trials.study.sitetime import today_at
 
 

@@ -1,4 +1,9 @@
-"""Planning, sweeping and delivering reminders and alerts."""
+"""Planning, sweeping and delivering reminders and alerts.
+
+Nothing here acts for a user, so no role is checked here: the planners (reminders_plan,
+reminders_cancel, safety_alert) run inside the transaction of a service that checked its
+user's role, and the sweeps and deliveries run as the system, from tasks and the beat.
+"""
 
 from __future__ import annotations
 

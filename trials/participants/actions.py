@@ -6,9 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 
 from trials.participants.models import Participant
 from trials.study.models import Role
-from trials.study.permissions import require_site_role
-
-SITE_TEAM = (Role.COORDINATOR, Role.INVESTIGATOR)
+from trials.study.permissions import require_role
 
 
 def participant_for_action(
@@ -19,9 +17,7 @@ def participant_for_action(
         Participant.objects.visible_to(request.user).select_related("trial", "site"),
         study_id=study_id,
     )
-    require_site_role(
-        request.user, trial_id=participant.trial_id, site_id=participant.site_id, roles=roles
-    )
+    require_role(request.user, participant, roles=roles)
     return participant
 
 

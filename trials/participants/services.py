@@ -16,7 +16,8 @@ from trials.participants.models import (
     ParticipantContact,
     Signature,
 )
-from trials.study.models import TrialSite
+from trials.study.models import CARE_TEAM, Role, TrialSite
+from trials.study.permissions import require_role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -41,6 +42,7 @@ def study_id_for(trial_site: TrialSite, number: int) -> str:
 def participant_create(*, trial_site: TrialSite, contact: dict[str, Any], by: User) -> Participant:
     """Register a candidate at an active trial site, with their identity kept apart."""
     with transaction.atomic(), audit_context(by=by, reason="Candidate registered"):
+        require_role(by, trial_site, roles=(Role.COORDINATOR,))
         # The row lock serialises number allocation: two coordinators never get the same number.
         locked = (
             TrialSite.objects.select_for_update()
@@ -84,6 +86,7 @@ def participant_contact_update(
     """Correct a participant's identifying details; the reason is mandatory and audited."""
     reason = require_reason(reason)
     with transaction.atomic(), audit_context(by=by, reason=reason):
+        require_role(by, participant, roles=(Role.COORDINATOR,))
         contact = ParticipantContact.objects.select_for_update().get(participant=participant)
         for name, value in _contact_values(changes).items():
             setattr(contact, name, value)
@@ -102,14 +105,19 @@ def participant_change_status(
     participant: Participant,
     to_status: str,
     reason: str,
-    by: User | None,
+    by: User,
     at: datetime.datetime | None = None,
 ) -> Participant:
-    """Move a participant along the lifecycle; a move the lifecycle does not allow is refused."""
+    """Move a participant along the lifecycle; a move the lifecycle does not allow is refused.
+
+    Only the site's care team moves a participant; the services that call it (screening,
+    consent, randomization, the dose, exits) check their own, narrower roles first.
+    """
     reason = require_reason(reason)
     if to_status not in Participant.Status.values:
         raise ValidationError({"status": f"Unknown status '{to_status}'."})
     with transaction.atomic(), audit_context(by=by, reason=reason):
+        require_role(by, participant, roles=CARE_TEAM)
         locked = Participant.objects.select_for_update().get(pk=participant.pk)
         if to_status not in allowed_transitions(locked.status):
             raise ValidationError(
@@ -137,7 +145,8 @@ def signature_sign(
 ) -> Signature:
     """Sign electronically: the signer re-enters their password; name, time and meaning are kept.
 
-    Call inside the transaction that records what is signed.
+    Call inside the transaction that records what is signed, from the service that checked the
+    signer's role there.
     """
     if not signer.check_password(password or ""):
         raise ValidationError({"password": "The password is not correct: nothing was signed."})

@@ -16,7 +16,7 @@ from trials.participants.models import Participant, ParticipantContact
 from trials.participants.queries import participant_audit_trail, participant_overview
 from trials.safety.queries import participant_safety
 from trials.study.models import Role, TrialSite
-from trials.study.permissions import may_see_identity, require_site_role
+from trials.study.permissions import may_see_identity, require_role
 
 PAGE_SIZE = 50
 
@@ -59,12 +59,7 @@ def participant_create(
     request: AuthenticatedHttpRequest, trial_code: str, site_code: str
 ) -> HttpResponse:
     trial_site = _trial_site(request, trial_code, site_code)
-    require_site_role(
-        request.user,
-        trial_id=trial_site.trial_id,
-        site_id=trial_site.site_id,
-        roles=(Role.COORDINATOR,),
-    )
+    require_role(request.user, trial_site, roles=(Role.COORDINATOR,))
     form = ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -95,12 +90,7 @@ def participant_detail(request: HttpRequest, study_id: str) -> HttpResponse:
 @login_required
 def participant_contact_edit(request: AuthenticatedHttpRequest, study_id: str) -> HttpResponse:
     participant = _participant(request, study_id)
-    require_site_role(
-        request.user,
-        trial_id=participant.trial_id,
-        site_id=participant.site_id,
-        roles=(Role.COORDINATOR,),
-    )
+    require_role(request.user, participant, roles=(Role.COORDINATOR,))
     contact = get_object_or_404(
         ParticipantContact.objects.visible_to(request.user), participant=participant
     )

@@ -18,8 +18,8 @@ from trials.participants.models import Participant, Signature
 from trials.participants.services import signature_sign
 from trials.safety.models import SERIOUSNESS_FIELDS, AdverseEvent, Assessment, SuicideRiskScreen
 from trials.sessions.models import DosingSession, Visit
-from trials.study.models import Role
-from trials.study.permissions import ensure_site_role
+from trials.study.models import CARE_TEAM, Role
+from trials.study.permissions import require_role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 Kind = NotificationKind
+# Who records safety data; only investigators review adverse events.
+RECORDERS = CARE_TEAM
 
 AE_FIELDS = (
     "term",
@@ -68,6 +70,7 @@ def assessment_record(
     if visit.status not in (Visit.Status.SCHEDULED, Visit.Status.BOOKED, Visit.Status.COMPLETED):
         raise ValidationError(f"This visit is {visit.get_status_display().lower()}.")
     with transaction.atomic(), audit_context(by=by, reason=f"{instrument} recorded"):
+        require_role(by, visit.participant, roles=RECORDERS)
         assessment = Assessment(
             participant=visit.participant,
             visit=visit,
@@ -91,6 +94,7 @@ def risk_screen_record(
 ) -> SuicideRiskScreen:
     """Record a C-SSRS screen; active suicidal ideation alerts the site's investigators at once."""
     with transaction.atomic(), audit_context(by=by, reason="C-SSRS screen recorded"):
+        require_role(by, participant, roles=RECORDERS)
         screen = SuicideRiskScreen(
             participant=participant, visit=visit, assessed_at=assessed_at, recorded_by=by, **answers
         )
@@ -112,6 +116,7 @@ def adverse_event_report(
     """Report an adverse event; a serious one is flagged for expedited reporting."""
     _check_session(participant, values.get("dosing_session"))
     with transaction.atomic(), audit_context(by=by, reason="Adverse event reported"):
+        require_role(by, participant, roles=RECORDERS)
         event = AdverseEvent(participant=participant, reported_by=by, **_ae_values(values))
         event.full_clean()
         event.save()
@@ -144,6 +149,7 @@ def adverse_event_update(
     reason = require_reason(reason)
     with transaction.atomic(), audit_context(by=by, reason=reason):
         event = AdverseEvent.objects.select_for_update().get(pk=event.pk)
+        require_role(by, event.participant, roles=RECORDERS)
         _check_session(event.participant, values.get("dosing_session", event.dosing_session))
         for name, value in _ae_values(values).items():
             setattr(event, name, value)
@@ -161,12 +167,7 @@ def adverse_event_review(*, event: AdverseEvent, investigator: User, password: s
             AdverseEvent.objects.select_for_update().select_related("participant").get(pk=event.pk)
         )
         participant = event.participant
-        ensure_site_role(
-            investigator,
-            participant,
-            (Role.INVESTIGATOR,),
-            "Only an investigator at this site reviews adverse events.",
-        )
+        require_role(investigator, participant, roles=(Role.INVESTIGATOR,))
         if event.review_signature_id is not None:
             raise ValidationError("This adverse event is already signed.")
         with audit_context(by=investigator, reason="Adverse event reviewed"):

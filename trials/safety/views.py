@@ -22,13 +22,11 @@ from trials.safety.forms import (
 )
 from trials.safety.models import AdverseEvent
 from trials.safety.queries import Instrument, event_instruments
-from trials.safety.services import AE_FIELDS
+from trials.safety.services import AE_FIELDS, RECORDERS
 from trials.sessions.models import DosingSession, Visit
 from trials.study.models import Role
-from trials.study.permissions import require_site_role, roles_at
+from trials.study.permissions import require_role, roles_at
 
-# Who records safety data; only investigators review adverse events.
-RECORDERS = (Role.COORDINATOR, Role.FACILITATOR, Role.INVESTIGATOR)
 ACTIVE_IDEATION_MESSAGE = (
     "Active suicidal ideation: the site's investigators have been e-mailed. "
     "Follow the site's safety plan now."
@@ -142,9 +140,7 @@ def adverse_event_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     if request.method != "POST":
         return _detail(request, event)
     participant = event.participant
-    require_site_role(
-        request.user, trial_id=participant.trial_id, site_id=participant.site_id, roles=RECORDERS
-    )
+    require_role(request.user, participant, roles=RECORDERS)
     action = ACTIONS.get(request.POST.get("action", ""))
     if action is None:
         return HttpResponseBadRequest("Unknown action.")
@@ -179,12 +175,7 @@ def _correct(request: AuthenticatedHttpRequest, event: AdverseEvent) -> HttpResp
 
 def _review(request: AuthenticatedHttpRequest, event: AdverseEvent) -> HttpResponse:
     participant = event.participant
-    require_site_role(
-        request.user,
-        trial_id=participant.trial_id,
-        site_id=participant.site_id,
-        roles=(Role.INVESTIGATOR,),
-    )
+    require_role(request.user, participant, roles=(Role.INVESTIGATOR,))
     form = ReviewForm(request.POST)
     if form.is_valid():
         try:

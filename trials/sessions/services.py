@@ -1,4 +1,9 @@
-"""Scheduling and booking visits; logging dosing and therapy sessions."""
+"""Scheduling and booking visits; logging dosing and therapy sessions.
+
+Every service acting for a user checks their role at the participant's site. The scheduling
+functions without a user run inside such a service's transaction (randomization, exits) or as
+the system: the task dating the visits after a dose, and its reconciliation.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +33,8 @@ from trials.sessions.models import (
     VisitFacilitator,
     VitalSign,
 )
-from trials.study.models import Membership, ProtocolVersion, Role
-from trials.study.permissions import ensure_site_role
+from trials.study.models import CARE_TEAM, SITE_TEAM, Membership, ProtocolVersion, Role
+from trials.study.permissions import require_role
 from trials.study.sitetime import local_date
 
 if TYPE_CHECKING:
@@ -90,6 +95,7 @@ def visit_book(
             .select_related("participant__site")
             .get(pk=visit.pk)
         )
+        require_role(by, visit.participant, roles=SITE_TEAM)
         if visit.status not in (Visit.Status.SCHEDULED, Visit.Status.BOOKED):
             raise ValidationError(
                 f"A visit that is {visit.get_status_display().lower()} cannot be booked."
@@ -293,6 +299,7 @@ def dosing_session_start(*, visit: Visit, by: User) -> DosingSession:
             .select_related("participant", "protocol_version")
             .get(pk=visit.pk)
         )
+        require_role(by, visit.participant, roles=CARE_TEAM)
         if visit.kind != Visit.Kind.DOSING:
             raise ValidationError("This visit is not a dosing session.")
         if visit.participant.status not in IN_TREATMENT:
@@ -367,6 +374,7 @@ def dosing_session_update(
     _not_in_future("ended_at", values.get("ended_at"))
     with transaction.atomic():
         session = _lock(session)
+        require_role(by, session.participant, roles=CARE_TEAM)
         reason = _revise(session, values, reason)
         session.full_clean()
         with audit_context(by=by, reason=reason or "Dosing session log updated"):
@@ -419,12 +427,7 @@ def dosing_session_override_vitals(
     with transaction.atomic(), audit_context(by=investigator, reason=reason):
         session = _lock(session)
         participant = session.participant
-        ensure_site_role(
-            investigator,
-            participant,
-            (Role.INVESTIGATOR,),
-            "Only an investigator at this site may override.",
-        )
+        require_role(investigator, participant, roles=(Role.INVESTIGATOR,))
         if not vitals_out_of_range(session):
             raise ValidationError("The pre-dose vitals are within the limits: no override needed.")
         signature = signature_sign(
@@ -452,6 +455,7 @@ def dosing_session_give_dose(
     _not_in_future("dosed_at", dosed_at)
     with transaction.atomic():
         session = _lock(session)
+        require_role(by, session.participant, roles=CARE_TEAM)
         if session.status != DosingSession.Status.IN_PROGRESS:
             raise ValidationError("The dose of this session is already recorded.")
         problems = predose_problems(session)
@@ -499,6 +503,7 @@ def dosing_session_supplement(
     _not_in_future("supplement_at", dosed_at)
     with transaction.atomic():
         session = _lock(session)
+        require_role(by, session.participant, roles=CARE_TEAM)
         arm = AllocationSlot.objects.select_related("arm").get(participant=session.participant).arm
         if len(arm.dose_mg) < 2:
             raise ValidationError("The protocol has no supplemental dose.")
@@ -518,6 +523,7 @@ def dosing_session_not_given(*, session: DosingSession, reason: str, by: User) -
     reason = require_reason(reason)
     with transaction.atomic(), audit_context(by=by, reason=reason):
         session = _lock(session)
+        require_role(by, session.participant, roles=CARE_TEAM)
         if session.status != DosingSession.Status.IN_PROGRESS:
             raise ValidationError("The dose of this session is already recorded.")
         session.status, session.not_given_reason = DosingSession.Status.NOT_GIVEN, reason
@@ -532,6 +538,7 @@ def vital_sign_add(
     _not_in_future("measured_at", values.get("measured_at"))
     with transaction.atomic():
         session = _lock(session)
+        require_role(by, session.participant, roles=CARE_TEAM)
         if session.status == DosingSession.Status.NOT_GIVEN:
             raise ValidationError("This session ended without a dose.")
         vital = VitalSign(
@@ -549,6 +556,7 @@ def dosing_session_sign(*, session: DosingSession, signer: User, password: str) 
     """An assigned facilitator signs the complete log (this revision of it)."""
     with transaction.atomic():
         session = _lock(session)
+        require_role(signer, session.participant, roles=CARE_TEAM)
         facilitator = Facilitator.objects.filter(user=signer).first()
         if (
             facilitator is None
@@ -601,6 +609,7 @@ def therapy_session_record(*, visit: Visit, values: dict[str, Any], by: User) ->
             .select_related("participant")
             .get(pk=visit.pk)
         )
+        require_role(by, visit.participant, roles=CARE_TEAM)
         if visit.kind not in THERAPY_KINDS:
             raise ValidationError("Only preparation and integration sessions are logged here.")
         if visit.status == Visit.Status.AWAITING_DOSING:

@@ -16,7 +16,7 @@ from trials.facilitators.queries import qualification
 from trials.forms import add_errors
 from trials.http import AuthenticatedHttpRequest
 from trials.notifications.queries import notifications_context
-from trials.participants.actions import SITE_TEAM, participant_for_action, saved_and_back
+from trials.participants.actions import participant_for_action, saved_and_back
 from trials.participants.models import Participant
 from trials.sessions import services
 from trials.sessions.forms import (
@@ -39,8 +39,8 @@ from trials.sessions.models import (
     VisitFacilitator,
 )
 from trials.sessions.services import predose_problems, vitals_out_of_range
-from trials.study.models import Role
-from trials.study.permissions import require_site_role, roles_at
+from trials.study.models import CARE_TEAM, SITE_TEAM
+from trials.study.permissions import require_role, roles_at
 from trials.study.sitetime import local_date
 
 
@@ -75,9 +75,6 @@ def visit_book(request: AuthenticatedHttpRequest, study_id: str, event_code: str
             **notifications_context(request.user, visit),
         },
     )
-
-
-CARE_TEAM = (Role.COORDINATOR, Role.FACILITATOR, Role.INVESTIGATOR)
 
 
 def _visit(request: HttpRequest, study_id: str, event_code: str) -> Visit:
@@ -159,12 +156,7 @@ def dosing_session(
     forms = _forms(request, visit, session)
     if request.method == "POST":
         participant = visit.participant
-        require_site_role(
-            request.user,
-            trial_id=participant.trial_id,
-            site_id=participant.site_id,
-            roles=CARE_TEAM,
-        )
+        require_role(request.user, participant, roles=CARE_TEAM)
         action = request.POST.get("action", "")
         try:
             if action == "start":
@@ -251,12 +243,7 @@ def therapy_session(
         request.POST or None, time_zone=participant.site.time_zone, facilitators=facilitators
     )
     if request.method == "POST":
-        require_site_role(
-            request.user,
-            trial_id=participant.trial_id,
-            site_id=participant.site_id,
-            roles=CARE_TEAM,
-        )
+        require_role(request.user, participant, roles=CARE_TEAM)
         if form.is_valid():
             try:
                 services.therapy_session_record(visit=visit, values=form.values(), by=request.user)

@@ -1,4 +1,8 @@
-"""Sponsor API keys and background export jobs."""
+"""Sponsor API keys and background export jobs.
+
+No trial role writes here. Keys are made by a data manager; a job is asked for by a sponsor's
+API key, then claimed, run and resumed as the system, by tasks and the beat.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -35,8 +40,14 @@ def sponsor_api_key_create(
     by: User | None,
     actor: str = "system",
 ) -> tuple[SponsorApiKey, str]:
-    """Create a sponsor's API key; returns it with the key itself, which is never stored."""
+    """Create a sponsor's API key; returns it with the key itself, which is never stored.
+
+    The create_sponsor_key command creates keys as the system (by=None), which only shell access
+    to the server allows; a user needs the admin's permission to add sponsor API keys.
+    """
     with transaction.atomic(), audit_context(by=by, reason="API key created", actor=actor):
+        if by is not None and not by.has_perm("trials.add_sponsorapikey"):
+            raise PermissionDenied("Only a data manager creates sponsor API keys.")
         api_key, key = SponsorApiKey.objects.create_key(
             sponsor=sponsor, name=name, expiry_date=expires_at
         )
@@ -69,7 +80,13 @@ def export_job_create(
     fmt: str,
     filters: dict[str, Any],
 ) -> ExportJob:
-    """Save a job for cleaned filters, and queue it once the row has committed."""
+    """Save a job for cleaned filters, and queue it once the row has committed.
+
+    Asked for by a sponsor's API key, not a user: only for one of that sponsor's own trials (the
+    API resolves the trial among them, another sponsor's is a 404 there).
+    """
+    if trial.sponsor_id != sponsor.pk:
+        raise PermissionDenied("A sponsor exports only its own trials.")
     params = {**filters, "profile": sponsor.export_profile}
     with transaction.atomic():
         job = ExportJob(

@@ -41,6 +41,11 @@ CLINICAL_ROLES = (Role.COORDINATOR, Role.FACILITATOR, Role.INVESTIGATOR, Role.MO
 IDENTITY_ROLES = (Role.COORDINATOR, Role.FACILITATOR, Role.INVESTIGATOR)
 # Roles that work across every site of a trial.
 TRIAL_WIDE_ROLES = (Role.MONITOR, Role.SPONSOR)
+# The site staff who run a participant's path through the study: register, screen, consent,
+# randomize, book visits, withdraw.
+SITE_TEAM = (Role.COORDINATOR, Role.INVESTIGATOR)
+# The site staff who care for participants at visits: log sessions, record safety data.
+CARE_TEAM = (Role.COORDINATOR, Role.FACILITATOR, Role.INVESTIGATOR)
 
 
 class ExportProfile(models.TextChoices):

@@ -4,32 +4,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 
 from trials.participants.models import Participant
-from trials.study.models import Membership, Role
+from trials.study.models import Membership, Role, TrialSite
 
 if TYPE_CHECKING:
     from trials.study.models import AnyUser
 
 
 def has_site_role(user: AnyUser, *, trial_id: int, site_id: int, roles: tuple[Role, ...]) -> bool:
-    """True if the user holds one of the roles at this trial site."""
+    """True if the user holds one of the roles at this trial site (a trial-wide one counts)."""
     if not user.is_authenticated:
         return False
-    return Membership.objects.filter(
-        user=user, trial_id=trial_id, site_id=site_id, role__in=roles
-    ).exists()
+    return (
+        Membership.objects.filter(user=user, trial_id=trial_id, role__in=roles)
+        .filter(Q(site_id=site_id) | Q(site__isnull=True))
+        .exists()
+    )
 
 
-def require_site_role(
-    user: AnyUser, *, trial_id: int, site_id: int, roles: tuple[Role, ...]
-) -> None:
-    """Refuse (403) a user who sees the records but lacks the role for this action."""
-    if not has_site_role(user, trial_id=trial_id, site_id=site_id, roles=roles):
-        names = " or ".join(str(role.label).lower() for role in roles)
-        raise PermissionDenied(f"Only a {names} at this site may do this.")
+def require_role(user: AnyUser, at: Participant | TrialSite, *, roles: tuple[Role, ...]) -> None:
+    """Refuse (PermissionDenied: a 403 in a view) a user without one of the roles at the
+    participant's (or this) trial site.
+
+    Every write service calls it in its transaction, before writing; views call it too, so that
+    a form the user may not send is refused before it is shown.
+    """
+    if not has_site_role(user, trial_id=at.trial_id, site_id=at.site_id, roles=roles):
+        raise PermissionDenied(f"Only {_one_of(roles)} at this site may do this.")
+
+
+def _one_of(roles: tuple[Role, ...]) -> str:
+    names = " or ".join(str(role.label).lower() for role in roles)
+    return f"an {names}" if names[0] in "aeiou" else f"a {names}"
 
 
 def may_see_identity(user: AnyUser, participant: Participant) -> bool:
@@ -54,13 +63,3 @@ def may_see_arm(roles: frozenset[str], participant: Participant, *, unblinded: b
     if unblinded and Role.INVESTIGATOR in roles:
         return True
     return participant.trial.open_label and bool(roles & {Role.MONITOR, Role.SPONSOR})
-
-
-def ensure_site_role(
-    user: AnyUser, participant: Participant, roles: tuple[Role, ...], message: str
-) -> None:
-    """Refuse a service call (ValidationError) by someone without the role at the site."""
-    if not has_site_role(
-        user, trial_id=participant.trial_id, site_id=participant.site_id, roles=roles
-    ):
-        raise ValidationError(message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from trials.audit import audit_context
@@ -32,6 +33,10 @@ def protocol_load(
 
     Returns the version and whether it is new: identical content changes nothing. A bad file
     raises ProtocolError naming every problem's place, and nothing is saved.
+
+    A data manager's action, not a trial role's: a user needs the admin's permission to add
+    protocol versions (the admin's upload checks the same). The load_protocol command and the
+    demo seeder load as the system (by=None), which only shell access to the server allows.
     """
     protocol = load_protocol_text(content, filename=filename)
     text = content.decode("utf-8") if isinstance(content, bytes) else content
@@ -39,6 +44,8 @@ def protocol_load(
     meta = protocol["trial"]
     reason = f"Protocol file {filename or '(upload)'} loaded"
     with transaction.atomic(), audit_context(by=by, reason=reason, actor=actor):
+        if by is not None and not by.has_perm("trials.add_protocolversion"):
+            raise PermissionDenied("Only a data manager loads protocol files.")
         sponsor, _ = Sponsor.objects.get_or_create(name=meta["sponsor"])
         trial = Trial.objects.select_for_update().filter(code=meta["code"]).first()
         if trial is not None:
