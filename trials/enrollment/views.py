@@ -1,7 +1,6 @@
 """Consent, randomization, unblinding, leaving the study: one service call each."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -15,6 +14,7 @@ from trials.forms import add_errors
 from trials.http import AuthenticatedHttpRequest
 from trials.participants.actions import participant_for_action, saved_and_back
 from trials.study.models import SITE_TEAM, Role
+from trials.study.queries import site_staff
 from trials.study.sitetime import today_at
 
 
@@ -24,16 +24,7 @@ def consent_record(request: AuthenticatedHttpRequest, study_id: str) -> HttpResp
     form_version = ConsentFormVersion.objects.current_for(
         participant.trial, on=today_at(participant.site.time_zone)
     )
-    staff = (
-        get_user_model()
-        .objects.filter(
-            memberships__trial=participant.trial,
-            memberships__site=participant.site,
-            memberships__role__in=SITE_TEAM,
-        )
-        .distinct()
-        .order_by("last_name")
-    )
+    staff = site_staff(trial=participant.trial, site=participant.site, roles=SITE_TEAM)
     form = ConsentForm(
         request.POST or None,
         time_zone=participant.site.time_zone,

@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from pghistory.models import Events
 
 from trials.enrollment.models import (
@@ -213,3 +213,14 @@ def participant_overview(participant: Participant, user: AnyUser) -> Overview:
             participant_audit_trail(participant, with_identity=identity), TIMELINE_RECORDS
         ),
     )
+
+
+def filtered_participants(
+    participants: QuerySet[Participant], *, study_id: str = "", status: str = ""
+) -> QuerySet[Participant]:
+    """The participant list's rows, narrowed by a part of the study ID and by status, in order."""
+    if study_id:
+        participants = participants.filter(study_id__icontains=study_id)
+    if status:
+        participants = participants.filter(status=status)
+    return participants.order_by("number")

@@ -13,7 +13,11 @@ from trials.http import AuthenticatedHttpRequest
 from trials.participants import services
 from trials.participants.forms import ContactEditForm, ContactForm, ParticipantFilterForm
 from trials.participants.models import Participant, ParticipantContact
-from trials.participants.queries import participant_audit_trail, participant_overview
+from trials.participants.queries import (
+    filtered_participants,
+    participant_audit_trail,
+    participant_overview,
+)
 from trials.safety.queries import participant_safety
 from trials.study.models import Role, TrialSite
 from trials.study.permissions import may_see_identity, require_role
@@ -39,14 +43,14 @@ def _participant(request: HttpRequest, study_id: str) -> Participant:
 @login_required
 def participant_list(request: HttpRequest, trial_code: str, site_code: str) -> HttpResponse:
     trial_site = _trial_site(request, trial_code, site_code)
-    participants = Participant.objects.visible_to(request.user).at_site(trial_site)
     filters = ParticipantFilterForm(request.GET)
-    if filters.is_valid():
-        if filters.cleaned_data["q"]:
-            participants = participants.filter(study_id__icontains=filters.cleaned_data["q"])
-        if filters.cleaned_data["status"]:
-            participants = participants.filter(status=filters.cleaned_data["status"])
-    page = Paginator(participants.order_by("number"), PAGE_SIZE).get_page(request.GET.get("page"))
+    wanted = filters.cleaned_data if filters.is_valid() else {}
+    participants = filtered_participants(
+        Participant.objects.visible_to(request.user).at_site(trial_site),
+        study_id=wanted.get("q", ""),
+        status=wanted.get("status", ""),
+    )
+    page = Paginator(participants, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "trials/participant_list.html",

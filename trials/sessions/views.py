@@ -1,8 +1,7 @@
 """Booking visits, the dosing session log and therapy sessions: one service call per action."""
 
-import datetime
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +11,6 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 
 from trials.facilitators.models import Facilitator
-from trials.facilitators.queries import qualification
 from trials.forms import add_errors
 from trials.http import AuthenticatedHttpRequest
 from trials.notifications.queries import notifications_context
@@ -33,15 +31,12 @@ from trials.sessions.forms import (
 )
 from trials.sessions.models import (
     DosingSession,
-    SessionSignature,
     TherapySession,
     Visit,
-    VisitFacilitator,
 )
-from trials.sessions.services import predose_problems, vitals_out_of_range
+from trials.sessions.queries import dosing_log
 from trials.study.models import CARE_TEAM, SITE_TEAM
 from trials.study.permissions import require_role, roles_at
-from trials.study.sitetime import local_date
 
 
 @login_required
@@ -181,52 +176,15 @@ def _dosing_context(
     request: HttpRequest, visit: Visit, session: DosingSession | None, forms: dict[str, Any]
 ) -> dict:
     participant = visit.participant
-    protocol = visit.protocol_version.content
-    team = list(
-        VisitFacilitator.objects.filter(visit=visit)
-        .select_related("facilitator__user")
-        .prefetch_related("facilitator__credentials")
-    )
-    on = (
-        local_date(session.dosed_at, participant.site.time_zone)
-        if session and session.dosed_at
-        else cast(datetime.date, visit.target_date)  # a dosing visit is scheduled
-    )
-    context = {
+    return {
         "participant": participant,
         "visit": visit,
         "session": session,
         "forms": forms,
         "roles": roles_at(request.user, trial_id=participant.trial_id, site_id=participant.site_id),
-        "team": [
-            (
-                a.facilitator,
-                qualification(
-                    a.facilitator.credentials.all(),
-                    protocol["trial"]["facilitator_requirements"],
-                    on,
-                ),
-            )
-            for a in team
-        ],
-        "limits": protocol["trial"]["dosing_safety"],
         **notifications_context(request.user, visit),
-        "has_supplement": any(len(arm["dose_mg"]) > 1 for arm in protocol["arms"]),
+        **dosing_log(visit, session),
     }
-    if session is not None:
-        context.update(
-            {
-                "problems": predose_problems(session) if session.status == "in_progress" else [],
-                "out_of_range": vitals_out_of_range(session),
-                "vitals": list(session.vitals.order_by("measured_at")),
-                "signatures": list(
-                    SessionSignature.objects.filter(dosing_session=session)
-                    .select_related("signature", "facilitator__user")
-                    .order_by("revision", "signature__signed_at")
-                ),
-            }
-        )
-    return context
 
 
 @login_required
