@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from trials.services import adverse_event_report, dosing_session_start
 
+pytestmark = pytest.mark.slow  # every URL as every role, and fuzzed forms
 ROLES = [
     "coordinator_site_a",
     "facilitator_a1",

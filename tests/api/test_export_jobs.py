@@ -494,6 +494,8 @@ def test_the_openapi_schema_describes_odm_fhir_and_jobs(db):
 # --- through a real Celery worker and Redis (tests/workers.py) --------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.smoke  # the one round-trip through a real Celery worker and Redis
 def test_a_job_runs_in_a_real_worker_and_its_file_downloads(
     celery, sponsor_client, clinical_data, sponsor, trial, export_root
 ):
@@ -509,6 +511,7 @@ def test_a_job_runs_in_a_real_worker_and_its_file_downloads(
     assert ExportJob.objects.get(pk=job_id).rows_written == 2
 
 
+@pytest.mark.slow
 def test_a_job_accepted_with_redis_down_is_resumed_by_the_reconciliation(
     celery, sponsor_client, clinical_data, sponsor, trial, export_root
 ):

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests.factories import PASSWORD
 from trials.models import AdverseEvent, DosingSession, SessionSignature
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHECKLIST_BOXES = ("eligibility_confirmed", "consent_current", "medications_stopped")
 

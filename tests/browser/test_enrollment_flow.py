@@ -9,7 +9,7 @@ from tests.browser.test_screening_pages import BOOLEANS, NUMBERS
 from tests.factories import PASSWORD, FacilitatorFactory
 from trials.models import Participant, Visit
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_candidate_to_booked_first_visit(

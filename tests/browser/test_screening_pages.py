@@ -9,7 +9,7 @@ from tests.screening.conftest import COMP360
 from trials.models import Participant
 from trials.services import protocol_load
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 BOOLEANS = {
     "mdd_current_episode": "yes",

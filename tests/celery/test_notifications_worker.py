@@ -23,6 +23,7 @@ from trials.models import Delivery, Notification, Visit
 from trials.services import visit_book
 from trials.services.notifications import reminders_plan
 
+pytestmark = pytest.mark.slow  # real Celery workers and beats, a real Redis
 HOUR = datetime.timedelta(hours=1)
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 BOOKABLE = ("BASE", "PREP1", "PREP2", "DOSE1")

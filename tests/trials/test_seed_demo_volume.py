@@ -20,6 +20,7 @@ from trials.models import (
 )
 from trials.randomization import permuted_blocks
 
+pytestmark = pytest.mark.slow  # 200 participants seeded for each test
 Status = Participant.Status
 TRIAL = "COMP360-TRD-P3"
 DEFAULT_CANDIDATES = 3
