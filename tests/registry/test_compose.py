@@ -15,7 +15,7 @@ REQUIRED = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "dyad.example.org", "POSTGR
 def _compose_command() -> list[str]:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    pytest.skip("docker-compose is not installed (make test installs Debian's package)")
+    pytest.fail("docker-compose is not installed: run `make system-packages` (`make test` does)")
 
 
 def test_compose_file_has_the_production_services_with_health_checks():
