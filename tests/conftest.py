@@ -1,7 +1,6 @@
 """The cast: one trial at two sites, people in every role, and a participant at each site."""
 
 import datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,11 +15,9 @@ from tests.factories import (
     TrialSiteFactory,
     UserFactory,
     participant_at,
+    protocol_version,
 )
 from trials.models import ConsentFormVersion, Role
-from trials.services import protocol_load
-
-PROTOCOLS = Path(__file__).resolve().parents[1] / "trials" / "protocols"
 
 
 @pytest.fixture(autouse=True)
@@ -153,8 +150,7 @@ def client_of(client):
 @pytest.fixture
 def comp360_protocol(trial):
     """The COMP360 protocol file loaded as the cast's trial's version 1."""
-    text = (PROTOCOLS / "comp360-trd-p3.yaml").read_text()
-    return protocol_load(content=text, filename="comp360-trd-p3.yaml", by=None)[0]
+    return protocol_version("comp360-trd-p3.yaml")
 
 
 @pytest.fixture

@@ -1,8 +1,12 @@
 """Factories for every model, in one place."""
 
 import datetime
+import functools
+import json
+from pathlib import Path
 
 import factory
+import yaml
 from django.contrib.auth import get_user_model
 
 from trials import services
@@ -11,6 +15,7 @@ from trials.models import (
     Facilitator,
     Membership,
     Participant,
+    ProtocolVersion,
     Role,
     Site,
     Sponsor,
@@ -19,6 +24,7 @@ from trials.models import (
 )
 
 PASSWORD = "correct horse battery staple"
+PROTOCOLS = Path(__file__).resolve().parents[1] / "trials" / "protocols"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -157,3 +163,23 @@ COMP360_ELIGIBLE_DATA = {
     "lifetime_excluded_personality_disorder": False,
     "ongoing_serious_psychiatric_comorbidity": False,
 }
+
+
+@functools.cache
+def _protocol_json(filename: str) -> str:
+    """An example protocol file (trials/protocols/), parsed once per test session, as JSON."""
+    return json.dumps(yaml.safe_load((PROTOCOLS / filename).read_text()))
+
+
+def protocol_document(filename: str) -> dict:
+    """An example protocol file, parsed: a fresh copy, free to be changed by a test."""
+    return json.loads(_protocol_json(filename))
+
+
+def protocol_version(filename: str) -> ProtocolVersion:
+    """An example protocol file loaded through the real service as its trial's next version.
+
+    Sent as JSON: the YAML is parsed once per session; the service still validates the
+    document and stores it (the same content hash as the YAML file's).
+    """
+    return services.protocol_load(content=_protocol_json(filename), filename=filename, by=None)[0]
