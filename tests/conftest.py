@@ -197,12 +197,32 @@ def dosing_team_site_a(trial_site_a):
     ]
 
 
+def randomize_on_a_short_list(participant, by):
+    """participant_randomize, the stratum's allocation list generated a block at a time.
+
+    The service lists as many slots as the trial's target enrollment whenever the list runs
+    out (568 slots, each audited, for COMP360); here the list grows by its next block only,
+    from the same seed: the same slots, in the same order, fewer of them listed ahead.
+    """
+    from trials.models import AllocationSlot
+    from trials.randomization import permuted_blocks
+    from trials.services import enrollment
+
+    def next_block(seed, ratio, block_sizes, minimum):
+        listed = AllocationSlot.objects.filter(allocation_list__seed=seed).count()
+        return permuted_blocks(seed, ratio, block_sizes, listed + 1)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(enrollment, "permuted_blocks", next_block)
+        return enrollment.participant_randomize(participant=participant, by=by)
+
+
 @pytest.fixture
 def randomized_site_a(eligible_site_a, consent_form, coordinator_site_a):
     """Eligible, signed, consented to ICF v1 and randomized: visits are scheduled."""
     from django.utils import timezone
 
-    from trials.services import consent_record, participant_randomize
+    from trials.services import consent_record
 
     consent_record(
         participant=eligible_site_a,
@@ -212,7 +232,7 @@ def randomized_site_a(eligible_site_a, consent_form, coordinator_site_a):
         participant_confirmed=True,
         by=coordinator_site_a,
     )
-    participant_randomize(participant=eligible_site_a, by=coordinator_site_a)
+    randomize_on_a_short_list(eligible_site_a, coordinator_site_a)
     eligible_site_a.refresh_from_db()
     return eligible_site_a
 

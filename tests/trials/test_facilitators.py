@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pghistory.models import Events
 
-from tests.conftest import make_eligible
+from tests.conftest import make_eligible, randomize_on_a_short_list
 from tests.factories import (
     FacilitatorFactory,
     LicenceFactory,
@@ -20,7 +20,7 @@ from tests.factories import (
 )
 from tests.trials.test_enrollment import _consent
 from trials.models import Facilitator, Membership, Role, Visit
-from trials.services import participant_exit, participant_randomize, visit_book
+from trials.services import participant_exit, visit_book
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -47,7 +47,7 @@ def _facilitator(username, first, last, *trial_sites, licence_expires=None, hour
 
 def _randomize(participant, consent_form, coordinator):
     _consent(participant, consent_form, coordinator)
-    participant_randomize(participant=participant, by=coordinator)
+    randomize_on_a_short_list(participant, coordinator)
     participant.refresh_from_db()
     return participant
 
