@@ -1,4 +1,5 @@
-# Dyad: `make run` serves the app with demo data; `make test` runs the whole suite.
+# Dyad: `make run` serves the app with demo data; `make check` is the fast loop (all but the
+# tests marked slow); `make test` runs the whole suite; `make smoke` proves the services work.
 # With no DATABASE_URL / REDIS_URL, embedded PostgreSQL and Redis start under var/.
 
 PYTHON ?= python3.11
@@ -8,7 +9,7 @@ PORT ?= 8000
 export DEBUG ?= true
 export PORT
 
-.PHONY: setup run test bench lint typecheck stop clean system-packages
+.PHONY: setup run check test smoke bench lint typecheck stop clean system-packages
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +36,28 @@ system-packages:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	    chromium docker-compose >/dev/null; }
 
+# The fast loop: everything but the slow tier (real browsers and Celery workers, subprocesses,
+# fuzzing, volume: tests marked slow). The test database is kept between runs (--reuse-db; new
+# migrations are still applied); `make check PYTEST_ARGS=--create-db` builds it afresh.
+check: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest -m "not slow" --reuse-db $(PYTEST_ARGS)
+
+# The whole suite, slow tier included, on a test database created afresh.
 test: $(VENV)/.installed system-packages
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# A few tests proving the services work: migrations, /healthz (PostgreSQL and Redis), one task
+# through a real Celery worker, one journey in a real browser (tests marked smoke).
+smoke: $(VENV)/.installed system-packages
+	$(BIN)/pytest -m smoke $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks

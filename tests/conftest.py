@@ -1,7 +1,6 @@
 """The cast: one trial at two sites, people in every role, and a participant at each site."""
 
 import datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,12 +15,10 @@ from tests.factories import (
     TrialSiteFactory,
     UserFactory,
     participant_at,
+    protocol_version,
 )
 from trials.enrollment.models import ConsentFormVersion
 from trials.study.models import Role
-from trials.study.services import protocol_load
-
-PROTOCOLS = Path(__file__).resolve().parents[1] / "trials" / "protocols"
 
 
 @pytest.fixture(autouse=True)
@@ -154,8 +151,7 @@ def client_of(client):
 @pytest.fixture
 def comp360_protocol(trial):
     """The COMP360 protocol file loaded as the cast's trial's version 1."""
-    text = (PROTOCOLS / "comp360-trd-p3.yaml").read_text()
-    return protocol_load(content=text, filename="comp360-trd-p3.yaml", by=None)[0]
+    return protocol_version("comp360-trd-p3.yaml")
 
 
 @pytest.fixture
@@ -202,12 +198,32 @@ def dosing_team_site_a(trial_site_a):
     ]
 
 
+def randomize_on_a_short_list(participant, by):
+    """participant_randomize, the stratum's allocation list generated a block at a time.
+
+    The service lists as many slots as the trial's target enrollment whenever the list runs
+    out (568 slots, each audited, for COMP360); here the list grows by its next block only,
+    from the same seed: the same slots, in the same order, fewer of them listed ahead.
+    """
+    from trials.enrollment import services as enrollment
+    from trials.enrollment.models import AllocationSlot
+    from trials.enrollment.randomization import permuted_blocks
+
+    def next_block(seed, ratio, block_sizes, minimum):
+        listed = AllocationSlot.objects.filter(allocation_list__seed=seed).count()
+        return permuted_blocks(seed, ratio, block_sizes, listed + 1)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(enrollment, "permuted_blocks", next_block)
+        return enrollment.participant_randomize(participant=participant, by=by)
+
+
 @pytest.fixture
 def randomized_site_a(eligible_site_a, consent_form, coordinator_site_a):
     """Eligible, signed, consented to ICF v1 and randomized: visits are scheduled."""
     from django.utils import timezone
 
-    from trials.enrollment.services import consent_record, participant_randomize
+    from trials.enrollment.services import consent_record
 
     consent_record(
         participant=eligible_site_a,
@@ -217,7 +233,7 @@ def randomized_site_a(eligible_site_a, consent_form, coordinator_site_a):
         participant_confirmed=True,
         by=coordinator_site_a,
     )
-    participant_randomize(participant=eligible_site_a, by=coordinator_site_a)
+    randomize_on_a_short_list(eligible_site_a, coordinator_site_a)
     eligible_site_a.refresh_from_db()
     return eligible_site_a
 

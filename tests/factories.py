@@ -1,17 +1,23 @@
 """Factories for every model, in one place."""
 
 import datetime
+import functools
+import json
+from pathlib import Path
 
 import factory
+import yaml
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
 from trials.facilitators.models import Credential, Facilitator
 from trials.participants import services
 from trials.participants.models import Participant
-from trials.study.models import Membership, Role, Site, Sponsor, Trial, TrialSite
+from trials.study import services as study_services
+from trials.study.models import Membership, ProtocolVersion, Role, Site, Sponsor, Trial, TrialSite
 
 PASSWORD = "correct horse battery staple"
+PROTOCOLS = Path(__file__).resolve().parents[1] / "trials" / "protocols"
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -150,3 +156,25 @@ COMP360_ELIGIBLE_DATA = {
     "lifetime_excluded_personality_disorder": False,
     "ongoing_serious_psychiatric_comorbidity": False,
 }
+
+
+@functools.cache
+def _protocol_json(filename: str) -> str:
+    """An example protocol file (trials/protocols/), parsed once per test session, as JSON."""
+    return json.dumps(yaml.safe_load((PROTOCOLS / filename).read_text()))
+
+
+def protocol_document(filename: str) -> dict:
+    """An example protocol file, parsed: a fresh copy, free to be changed by a test."""
+    return json.loads(_protocol_json(filename))
+
+
+def protocol_version(filename: str) -> ProtocolVersion:
+    """An example protocol file loaded through the real service as its trial's next version.
+
+    Sent as JSON: the YAML is parsed once per session; the service still validates the
+    document and stores it (the same content hash as the YAML file's).
+    """
+    return study_services.protocol_load(
+        content=_protocol_json(filename), filename=filename, by=None
+    )[0]

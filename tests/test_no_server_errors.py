@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from trials.safety.services import adverse_event_report
 from trials.sessions.services import dosing_session_start
 
+pytestmark = pytest.mark.slow  # every URL as every role, and fuzzed forms
 ROLES = [
     "coordinator_site_a",
     "facilitator_a1",

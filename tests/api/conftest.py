@@ -1,19 +1,17 @@
 """The API's cast: the trial's protocol loaded, callers with sessions or sponsor keys."""
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from rest_framework.test import APIClient
 
+from tests import factories
 from tests.factories import MembershipFactory, SponsorFactory, TrialFactory, UserFactory
 from trials.sponsor_api.models import SponsorApiKey
 from trials.study.models import ProtocolVersion, Role
 from trials.study.services import protocol_load
 
-PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
 BROAD_CRITERIA = 200
 # One generated field (and criterion) of each type, round and round.
 GENERATED_FIELDS: list[tuple[dict[str, Any], dict[str, Any]]] = [
@@ -27,8 +25,8 @@ GENERATED_FIELDS: list[tuple[dict[str, Any], dict[str, Any]]] = [
 
 
 def protocol_document(filename: str) -> dict:
-    """An example protocol file, parsed, ready to be changed by a test."""
-    return yaml.safe_load((PROTOCOLS / filename).read_text())
+    """An example protocol file, parsed (once per session), ready to be changed by a test."""
+    return factories.protocol_document(filename)
 
 
 def load_document(document: dict, filename: str) -> ProtocolVersion:

@@ -240,6 +240,7 @@ SCREENING_DATA = st.dictionaries(
 BODIES = JSON_VALUES | st.fixed_dictionaries({"data": SCREENING_DATA | JSON_VALUES})
 
 
+@pytest.mark.slow  # 150 generated bodies
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from registry.celery import app
 from tests import workers
 from tests.api import test_odm
 from tests.workers import wait_until
@@ -360,11 +361,19 @@ def test_resume_fails_exhausted_jobs_and_sends_the_others_again(
 
 def test_removing_stale_parts_tolerates_a_file_vanishing(export_root, monkeypatch):
     export_root.mkdir()
-    (export_root / f"gone{export_jobs.PART_SUFFIX}").write_bytes(b"x")
+    gone, stale, fresh = (
+        export_root / f"{name}{export_jobs.PART_SUFFIX}" for name in ("gone", "stale", "fresh")
+    )
+    for part in (gone, stale, fresh):
+        part.write_bytes(b"x")
+    long_ago = (timezone.now() - export_jobs.STALE_RUNNING_AFTER * 2).timestamp()
+    for part in (gone, stale):
+        os.utime(part, (long_ago, long_ago))
     real_stat = export_jobs.Path.stat
 
     def vanished(path, *args, **kwargs):
-        if path.name.endswith(export_jobs.PART_SUFFIX):
+        if path.name == gone.name:  # its run renamed it between the listing and the look
+            path.unlink()
             raise FileNotFoundError(path)
         return real_stat(path, *args, **kwargs)
 
@@ -372,9 +381,15 @@ def test_removing_stale_parts_tolerates_a_file_vanishing(export_root, monkeypatc
 
     export_jobs._remove_stale_parts(timezone.now())
 
+    # No error; the other stale part is removed all the same, a recent one (a run's) is kept.
+    assert [p.name for p in export_root.iterdir()] == [fresh.name]
+
 
 def test_the_task_time_limits_follow_the_setting():
-    assert jobs.TIME_LIMIT == settings.EXPORT_TASK_TIME_LIMIT
+    app.loader.import_default_modules()
+    registered = app.tasks[export_jobs.TASK_NAME]  # the task the jobs' messages name
+    assert registered.time_limit == settings.EXPORT_TASK_TIME_LIMIT
+    assert registered.soft_time_limit < registered.time_limit
     assert jobs.export_job_run.time_limit == settings.EXPORT_TASK_TIME_LIMIT
     limit = datetime.timedelta(seconds=settings.EXPORT_TASK_TIME_LIMIT)
     assert limit < export_jobs.STALE_RUNNING_AFTER
@@ -499,6 +514,8 @@ def test_the_openapi_schema_describes_odm_fhir_and_jobs(db):
 # --- through a real Celery worker and Redis (tests/workers.py) --------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.smoke  # the one round-trip through a real Celery worker and Redis
 def test_a_job_runs_in_a_real_worker_and_its_file_downloads(
     celery, sponsor_client, clinical_data, sponsor, trial, export_root
 ):
@@ -514,6 +531,7 @@ def test_a_job_runs_in_a_real_worker_and_its_file_downloads(
     assert ExportJob.objects.get(pk=job_id).rows_written == 2
 
 
+@pytest.mark.slow
 def test_a_job_accepted_with_redis_down_is_resumed_by_the_reconciliation(
     celery, sponsor_client, clinical_data, sponsor, trial, export_root
 ):

@@ -17,6 +17,7 @@ from tests.workers import _database_url, free_port, wait_until
 from trials.sessions.models import DosingSession, Visit
 from trials.sponsor_api.models import SponsorApiKey
 
+pytestmark = pytest.mark.slow  # a million rows through a real server process
 ROOT = Path(__file__).resolve().parents[2]
 SMALL, LARGE = 1_000, 1_000_000
 MB = 1024 * 1024

@@ -334,6 +334,7 @@ def peak_memory_of(stream) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow  # 10,000 participants
 def test_odm_memory_does_not_grow_with_the_trial(
     comp360_protocol, consent_form, trial_site_b, coordinator_site_b, sponsor, trial
 ):

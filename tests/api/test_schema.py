@@ -74,6 +74,7 @@ COMP360 = "COMP360-TRD-P3"
 CALLS = {"count": 0}
 
 
+@pytest.mark.slow  # schemathesis over the whole schema
 def test_no_server_error_anywhere_with_a_sponsor_key(wsgi_schema, sponsor_key):
     """Every operation of the schema, a bounded number of generated requests each."""
     headers = {"Authorization": f"Api-Key {sponsor_key}"}

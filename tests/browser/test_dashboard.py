@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from tests.factories import PASSWORD
 from tests.trials.test_dashboards import Cast
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 FIGURES = ["consort-figure", "enrollment-figure", "visits-figure"]
 
 

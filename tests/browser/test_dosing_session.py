@@ -10,7 +10,7 @@ from tests.factories import PASSWORD
 from trials.safety.models import AdverseEvent
 from trials.sessions.models import DosingSession, SessionSignature
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHECKLIST_BOXES = ("eligibility_confirmed", "consent_current", "medications_stopped")
 

@@ -10,7 +10,7 @@ from tests.factories import PASSWORD, FacilitatorFactory
 from trials.participants.models import Participant
 from trials.sessions.models import Visit
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_candidate_to_booked_first_visit(

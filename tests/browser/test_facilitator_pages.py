@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests.factories import PASSWORD, FacilitatorFactory, LicenceFactory, TrainingFactory
 from tests.trials.test_facilitators import _book, _facilitator, _randomize
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture

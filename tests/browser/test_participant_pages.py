@@ -6,9 +6,10 @@ from playwright.sync_api import expect
 from tests.factories import PASSWORD
 from trials.participants.models import Participant, ParticipantContact
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+@pytest.mark.smoke  # the one browser journey
 def test_coordinator_registers_a_candidate_and_sees_the_audit_trail(visitor, coordinator_site_a):
     coordinator = visitor("coordinator_a")
     coordinator.log_in("coordinator_a", PASSWORD)

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from tests.factories import PASSWORD
 from trials.safety.models import AdverseEvent, Assessment
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 QUESTIONS = (
     "wish_to_be_dead",

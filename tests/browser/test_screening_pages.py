@@ -9,7 +9,7 @@ from tests.screening.conftest import COMP360
 from trials.participants.models import Participant
 from trials.study.services import protocol_load
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 BOOLEANS = {
     "mdd_current_episode": "yes",

@@ -24,6 +24,7 @@ from trials.notifications.services import reminders_plan
 from trials.sessions.models import Visit
 from trials.sessions.services import visit_book
 
+pytestmark = pytest.mark.slow  # real Celery workers and beats, a real Redis
 HOUR = datetime.timedelta(hours=1)
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 BOOKABLE = ("BASE", "PREP1", "PREP2", "DOSE1")

@@ -1,8 +1,10 @@
 from unittest import mock
 
+import pytest
 from django.db import OperationalError, connection
 
 
+@pytest.mark.smoke  # the test database is migrated; PostgreSQL and Redis answer
 def test_healthz_reports_database_and_redis(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200

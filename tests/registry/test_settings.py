@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test starts manage.py in a subprocess
 BASE_DIR = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DEBUG": "false",

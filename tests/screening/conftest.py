@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from screening.services import screening_start
-from tests.factories import COMP360_ELIGIBLE_DATA
+from tests.factories import COMP360_ELIGIBLE_DATA, protocol_version
 from trials.study.services import protocol_load
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
@@ -26,8 +26,7 @@ def load_amendment(old: str, new: str):
 
 @pytest.fixture
 def protocol_v1(trial):
-    version, _ = protocol_load(content=COMP360, filename="comp360-trd-p3.yaml", by=None)
-    return version
+    return protocol_version("comp360-trd-p3.yaml")
 
 
 @pytest.fixture

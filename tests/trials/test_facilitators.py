@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pghistory.models import Events
 
-from tests.conftest import make_eligible
+from tests.conftest import make_eligible, randomize_on_a_short_list
 from tests.factories import (
     FacilitatorFactory,
     LicenceFactory,
@@ -19,7 +19,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.trials.test_enrollment import _consent
-from trials.enrollment.services import participant_exit, participant_randomize
+from trials.enrollment.services import participant_exit
 from trials.facilitators.models import Facilitator
 from trials.sessions.models import Visit
 from trials.sessions.services import visit_book
@@ -50,7 +50,7 @@ def _facilitator(username, first, last, *trial_sites, licence_expires=None, hour
 
 def _randomize(participant, consent_form, coordinator):
     _consent(participant, consent_form, coordinator)
-    participant_randomize(participant=participant, by=coordinator)
+    randomize_on_a_short_list(participant, coordinator)
     participant.refresh_from_db()
     return participant
 

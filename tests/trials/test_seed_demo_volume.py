@@ -15,6 +15,7 @@ from trials.participants.models import Participant
 from trials.sessions.models import Visit
 from trials.study.models import TrialSite
 
+pytestmark = pytest.mark.slow  # 200 participants seeded for each test
 Status = Participant.Status
 TRIAL = "COMP360-TRD-P3"
 DEFAULT_CANDIDATES = 3

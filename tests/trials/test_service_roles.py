@@ -25,8 +25,7 @@ from django.utils import timezone
 
 import trials
 from screening.services import screening_record, screening_start
-from tests.conftest import PROTOCOLS
-from tests.factories import COMP360_ELIGIBLE_DATA, PASSWORD, UserFactory, contact_details
+from tests.factories import COMP360_ELIGIBLE_DATA, PASSWORD, PROTOCOLS, UserFactory, contact_details
 from trials.enrollment.services import consent_record
 from trials.safety.models import AdverseEvent
 from trials.safety.services import adverse_event_report
