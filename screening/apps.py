@@ -6,6 +6,7 @@ class ScreeningConfig(AppConfig):
 
     def ready(self) -> None:
         # Screening plugs into trials' registries; trials itself never reads screening.
+        from screening import schema  # noqa: F401  (registers the eligibility endpoint's schema)
         from screening.exports import SCREENINGS
         from trials.sponsor_api.exports import register_resource
 

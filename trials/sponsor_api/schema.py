@@ -1,9 +1,6 @@
 """How the sponsor API's authentication appears in the OpenAPI schema."""
 
-from importlib import import_module
-
-from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class SponsorKeyScheme(OpenApiAuthenticationExtension):
@@ -17,29 +14,3 @@ class SponsorKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "A sponsor's key, sent as `Api-Key <key>`.",
         }
-
-
-class EligibilitySchema(OpenApiViewExtension):
-    """The pre-screen endpoint (screening/api.py) with its request and verdict shapes."""
-
-    target_class = "screening.api.trial_eligibility"
-
-    def view_replacement(self):  # type: ignore[no-untyped-def]
-        # Read by name, only when the schema is built: trials does not import screening.
-        serializers = import_module("screening.serializers")
-
-        class Fixed(self.target):  # type: ignore[name-defined,misc]
-            @extend_schema(
-                summary="Pre-screen a candidate's data (saves nothing)",
-                request=serializers.EligibilityRequestSerializer,
-                responses={
-                    200: serializers.EligibilityVerdictSerializer,
-                    400: OpenApiResponse(description="Invalid data: errors by field."),
-                    401: OpenApiResponse(description="No key or session."),
-                    404: OpenApiResponse(description="No trial with this code for the caller."),
-                },
-            )
-            def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
-                return super().post(request, *args, **kwargs)
-
-        return Fixed
