@@ -13,15 +13,15 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from registry.demo import VOLUME_TRIAL, Volume
 from trials.enrollment.models import ConsentFormVersion
 from trials.facilitators.models import Credential, Facilitator
-from trials.management.commands._demo_volume import VOLUME_TRIAL, Volume
 from trials.participants.models import Participant
 from trials.participants.services import participant_create
 from trials.study.models import Membership, Role, Site, Trial, TrialSite
 from trials.study.services import protocol_load
 
-PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+PROTOCOLS = Path(__file__).resolve().parents[3] / "trials" / "protocols"
 DEMO_PASSWORD = "dyad-demo-2026"
 SITES = [
     ("LON", "London Psychedelic Research Unit", "Europe/London"),
@@ -81,9 +81,7 @@ class Command(BaseCommand):
         self, *args: object, quiet: bool = False, participants: int | None = None, **options: object
     ) -> None:
         for path in sorted(PROTOCOLS.glob("*.yaml")):
-            protocol_load(
-                content=path.read_bytes(), filename=path.name, by=None, actor="seed_demo"
-            )
+            protocol_load(content=path.read_bytes(), filename=path.name, by=None, actor="seed_demo")
         for code, name, time_zone in SITES:
             Site.objects.get_or_create(code=code, defaults={"name": name, "time_zone": time_zone})
         for trial_code, site_code, cap in TRIAL_SITES:

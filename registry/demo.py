@@ -1,7 +1,6 @@
 """Demo volume for seed_demo --participants: thousands of participants in realistic states.
 
-A command's helper (adapters may import both apps); the leading underscore keeps it from
-being a command itself.
+The seed_demo command's helper: registry is wiring, and may import every app.
 """
 
 from __future__ import annotations
