@@ -1,12 +1,11 @@
-"""The load_protocol and seed_demo commands, run as an operator would."""
+"""The load_protocol command, run as an operator would (seed_demo: tests/registry)."""
 
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from trials.participants.models import Participant
-from trials.study.models import Arm, Membership, ProtocolVersion, Trial
+from trials.study.models import Arm, ProtocolVersion, Trial
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "trials" / "protocols"
 
@@ -66,18 +65,3 @@ def test_bad_file_names_each_error_and_saves_nothing(db, tmp_path):
 def test_missing_file_is_a_clear_error(db, tmp_path):
     with pytest.raises(CommandError, match="No such file"):
         call_command("load_protocol", str(tmp_path / "nope.yaml"))
-
-
-def test_seed_demo_is_idempotent(db, capsys):
-    call_command("seed_demo")
-    out = capsys.readouterr().out
-    assert "coordinator.lon" in out and "dyad-demo-2026" in out
-    counts = (Trial.objects.count(), Membership.objects.count(), Participant.objects.count())
-    call_command("seed_demo", "--quiet")
-    assert capsys.readouterr().out == ""
-    assert (
-        Trial.objects.count(),
-        Membership.objects.count(),
-        Participant.objects.count(),
-    ) == counts
-    assert counts[0] == 2 and counts[2] == 3

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime
 import functools
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -49,6 +49,32 @@ COUNTS = (
     "lost_to_follow_up",
     "needs_reconsent",
 )
+# What apps built on trials may count (screening: who was screened).
+PLUGGABLE_COUNTS = ("screened",)
+ParticipantCondition = Callable[[], Q]
+FailedCriteria = Callable[[QuerySet[Participant], int], list[tuple[str, int]]]
+_plugged_counts: dict[str, ParticipantCondition] = {}
+_failed_criteria: FailedCriteria | None = None
+
+
+def register_count(name: str, condition: ParticipantCondition) -> None:
+    """Plug-in points for the counts that read another app's records (DESIGN.md: trials never
+    reads screening; screening/apps.py fills these in when the app is ready).
+
+    `register_count`: one of PLUGGABLE_COUNTS, as a condition on Participant rows; it is
+    counted per site in the same grouped query as the flow's other counts (0 if not
+    registered). `register_failed_criteria`: given the screen-failed participants in scope
+    and a limit, (criterion id, participants failing it), most failed first, from one query.
+    """
+    if name not in PLUGGABLE_COUNTS:
+        raise ValueError(f"The dashboard has no pluggable count {name!r}.")
+    _plugged_counts[name] = condition
+
+
+def register_failed_criteria(breakdown: FailedCriteria) -> None:
+    """The screen failures' breakdown by criterion (see `register_count`)."""
+    global _failed_criteria
+    _failed_criteria = breakdown
 
 
 @dataclass(frozen=True)
@@ -186,14 +212,18 @@ def _counts_by_site(scope: Scope, days: dict[int, datetime.date]) -> dict[int, d
     """One grouped query: every participant count of the flow, per site."""
     if not days:
         return {}
+    plugged = [(name, condition()) for name, condition in _plugged_counts.items()]
     rows = (
         scope.participants()
         .order_by()
         .values("site_id")
-        .annotate(**{name: Count("pk", filter=condition) for name, condition in _flow(days)})
+        .annotate(
+            **{name: Count("pk", filter=condition) for name, condition in plugged + _flow(days)}
+        )
     )
+    absent = dict.fromkeys(set(PLUGGABLE_COUNTS) - set(_plugged_counts), 0)
     # The rows' counts are named by annotate(**...), which the Django plugin cannot see.
-    return {row.pop("site_id"): row for row in rows}  # type: ignore[misc]
+    return {row.pop("site_id"): {**absent, **row} for row in rows}  # type: ignore[misc,dict-item]
 
 
 def _flow(days: dict[int, datetime.date]) -> list[tuple[str, Q]]:
@@ -201,11 +231,8 @@ def _flow(days: dict[int, datetime.date]) -> list[tuple[str, Q]]:
     dosing_done = Visit.objects.filter(
         participant=OuterRef("pk"), kind=EventKind.DOSING, status=VisitStatus.COMPLETED
     )
-    # Screenings belong to the screening app: reached through the reverse relation only.
-    screened = Participant.objects.filter(pk=OuterRef("pk"), screenings__isnull=False)
     consented = Exists(Consent.objects.filter(participant=OuterRef("pk")))
     return [
-        ("screened", Q(Exists(screened))),
         ("screen_failed", Q(status=Status.SCREEN_FAILED)),
         # Consent needs the investigator's signature, which stays once consent is given.
         ("eligible", Q(eligibility_signature__isnull=False) | Q(status__in=AT_OR_PAST_ELIGIBLE)),
@@ -263,17 +290,12 @@ def _arms_visible(scope: Scope) -> bool:
 def _failures(scope: Scope, criteria: list[dict[str, Any]]) -> list[Criterion]:
     """The criteria most often failed by screen-failed participants (their open screening)."""
     texts = {criterion["id"]: criterion["text"] for criterion in criteria}
-    rows = (
-        scope.participants()
-        .filter(status=Status.SCREEN_FAILED, screenings__closed_at__isnull=True)
-        .annotate(criterion=Func(F("screenings__failed"), function="unnest"))
-        .order_by()
-        .values("criterion")
-        .annotate(count=Count("pk", distinct=True))
-        .order_by("-count", "criterion")[:TOP_FAILURES]
-    )
+    if _failed_criteria is None:
+        return []
+    failed = scope.participants().filter(status=Status.SCREEN_FAILED)
     return [
-        Criterion(row["criterion"], texts.get(row["criterion"], ""), row["count"]) for row in rows
+        Criterion(code, texts.get(code, ""), count)
+        for code, count in _failed_criteria(failed, TOP_FAILURES)
     ]
 
 

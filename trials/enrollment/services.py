@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import ValidationError
@@ -149,10 +150,10 @@ def participant_randomize(*, participant: Participant, by: User) -> AllocationSl
         version = ProtocolVersion.objects.current_for(trial)
         _check_randomizable(participant, trial, trial_site, version)
         version = cast(ProtocolVersion, version)  # _check_randomizable refused None
-        slot = _free_slot(trial, _allocation_list(trial, trial_site, participant, version))
         now = timezone.now()
-        slot.participant, slot.allocated_at, slot.allocated_by = participant, now, by
-        slot.save(update_fields=["participant", "allocated_at", "allocated_by"])
+        [slot] = allocations_give(
+            trial=trial, trial_site=trial_site, version=version, given=[(participant, now)], by=by
+        )
         participant_change_status(
             participant=participant,
             to_status=Status.RANDOMIZED,
@@ -198,9 +199,34 @@ def _check_randomizable(
         )
 
 
-def _allocation_list(
-    trial: Trial, trial_site: TrialSite, participant: Participant, version: ProtocolVersion
-) -> AllocationList:
+def allocations_give(
+    *,
+    trial: Trial,
+    trial_site: TrialSite,
+    version: ProtocolVersion,
+    given: Sequence[tuple[Participant, datetime.datetime]],
+    by: User,
+) -> list[AllocationSlot]:
+    """Give participants of one trial site, in order, the next free slots of their strata's lists.
+
+    The allocation alone, at the moments given: `participant_randomize` checks, locks, moves
+    the status and schedules around it; the demo seeder (registry/demo.py) gives thousands
+    at once. Lists are made and extended from their recorded seed as needed.
+    """
+    strata: dict[str, list[tuple[Participant, datetime.datetime]]] = {}
+    for participant, at in given:
+        strata.setdefault(_stratum(trial_site, participant, version), []).append((participant, at))
+    slots: dict[int, AllocationSlot] = {}
+    for key, members in strata.items():
+        free = _free_slots(trial, _allocation_list(trial, key, version), len(members))
+        for (participant, at), slot in zip(members, free, strict=True):
+            slot.participant, slot.allocated_at, slot.allocated_by = participant, at, by
+            slot.save(update_fields=["participant", "allocated_at", "allocated_by"])
+            slots[participant.pk] = slot
+    return [slots[participant.pk] for participant, _ in given]
+
+
+def _stratum(trial_site: TrialSite, participant: Participant, version: ProtocolVersion) -> str:
     scheme = version.content["randomization"]
     values: dict[str, object] = {}
     for name in scheme["stratify_by"] if scheme else []:
@@ -208,7 +234,11 @@ def _allocation_list(
         if value is None:
             raise ValidationError(f"Stratification needs '{name}', not recorded at screening.")
         values[name] = value
-    key = stratum_key(values)
+    return stratum_key(values)
+
+
+def _allocation_list(trial: Trial, key: str, version: ProtocolVersion) -> AllocationList:
+    scheme = version.content["randomization"]
     allocation_list = AllocationList.objects.filter(trial=trial, stratum=key).first()
     if allocation_list is None:
         arms = [arm["code"] for arm in version.content["arms"]]
@@ -222,12 +252,14 @@ def _allocation_list(
     return allocation_list
 
 
-def _free_slot(trial: Trial, allocation_list: AllocationList) -> AllocationSlot:
-    slot = allocation_list.slots.filter(participant__isnull=True).order_by("sequence").first()
-    if slot is None:
+def _free_slots(trial: Trial, allocation_list: AllocationList, count: int) -> list[AllocationSlot]:
+    """The list's next `count` free slots, in sequence, the list extended as often as needed."""
+    free = allocation_list.slots.filter(participant__isnull=True).order_by("sequence")
+    slots = list(free[:count])
+    while len(slots) < count:
         _extend(trial, allocation_list)
-        slot = allocation_list.slots.filter(participant__isnull=True).order_by("sequence").first()
-    return cast(AllocationSlot, slot)  # _extend added free slots
+        slots = list(free[:count])
+    return slots
 
 
 def _extend(trial: Trial, allocation_list: AllocationList) -> None:

@@ -8,6 +8,7 @@ the system: the task dating the visits after a dose, and its reconciliation.
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 
 
 RANDOMIZATION = "randomization"
+# Rows per statement when schedules are written for many participants at once.
+BATCH_SIZE = 2000
 
 
 def _dates(event: dict[str, Any], anchor_date: datetime.date) -> dict[str, datetime.date]:
@@ -58,25 +61,36 @@ def schedule_from_randomization(
     *, participant: Participant, version: ProtocolVersion, randomized_on: datetime.date
 ) -> list[Visit]:
     """Every protocol event becomes a visit: dated if anchored on randomization, else waiting."""
+    return schedules_from_randomization(version=version, randomized=[(participant, randomized_on)])
+
+
+def schedules_from_randomization(
+    *, version: ProtocolVersion, randomized: Sequence[tuple[Participant, datetime.date]]
+) -> list[Visit]:
+    """`schedule_from_randomization` for many participants, in one insert (the demo seeder's)."""
     visits = []
-    for sequence, event in enumerate(version.content["schedule"], start=1):
-        on_randomization = event["anchor"] == RANDOMIZATION
-        visit = Visit(
-            participant=participant,
-            protocol_version=version,
-            event_code=event["code"],
-            kind=event["kind"],
-            label=event["label"],
-            anchor=event["anchor"],
-            day=event["day"],
-            sequence=sequence,
-            status=Visit.Status.SCHEDULED if on_randomization else Visit.Status.AWAITING_DOSING,
-            **(_dates(event, randomized_on) if on_randomization else {}),
-        )
-        visit.full_clean(validate_constraints=False)
-        visits.append(visit)
+    for participant, randomized_on in randomized:
+        for sequence, event in enumerate(version.content["schedule"], start=1):
+            on_randomization = event["anchor"] == RANDOMIZATION
+            visit = Visit(
+                participant=participant,
+                protocol_version=version,
+                event_code=event["code"],
+                kind=event["kind"],
+                label=event["label"],
+                anchor=event["anchor"],
+                day=event["day"],
+                sequence=sequence,
+                status=Visit.Status.SCHEDULED if on_randomization else Visit.Status.AWAITING_DOSING,
+                **(_dates(event, randomized_on) if on_randomization else {}),
+            )
+            # Not the foreign keys: participant and version are at hand, no query per visit.
+            visit.full_clean(
+                exclude=["participant", "protocol_version"], validate_constraints=False
+            )
+            visits.append(visit)
     # The unique (participant, event_code) constraint makes a second run a no-op, not a copy.
-    return Visit.objects.bulk_create(visits, ignore_conflicts=True)
+    return Visit.objects.bulk_create(visits, ignore_conflicts=True, batch_size=BATCH_SIZE)
 
 
 def visit_book(
@@ -159,8 +173,13 @@ def _assign(visit: Visit, facilitators: Sequence[Facilitator], by: User) -> None
 
 def visits_cancel_remaining(*, participant: Participant) -> int:
     """Cancel the visits not yet done (the participant left the study); returns how many."""
+    return visits_cancel_remaining_for(participants=[participant])
+
+
+def visits_cancel_remaining_for(*, participants: Sequence[Participant]) -> int:
+    """`visits_cancel_remaining` for many participants at once (the demo seeder's)."""
     remaining = Visit.objects.filter(
-        participant=participant,
+        participant__in=participants,
         status__in=[Visit.Status.AWAITING_DOSING, Visit.Status.SCHEDULED, Visit.Status.BOOKED],
     )
     reminders_cancel(list(remaining.values_list("pk", flat=True)), "The visit is cancelled.")
@@ -194,20 +213,35 @@ def visits_schedule_after_dosing(*, dosing_visit: Visit, dosed_on: datetime.date
 
     Only visits still awaiting dosing change, so running it twice schedules nothing twice.
     """
-    events = {event["code"]: event for event in dosing_visit.protocol_version.content["schedule"]}
-    waiting = Visit.objects.select_for_update().filter(
-        participant_id=dosing_visit.participant_id,
-        anchor=dosing_visit.event_code,
+    return visits_schedule_after_doses(doses=[(dosing_visit, dosed_on)])
+
+
+def visits_schedule_after_doses(*, doses: Sequence[tuple[Visit, datetime.date]]) -> int:
+    """`visits_schedule_after_dosing` for many doses at once (the demo seeder's); the dosing
+    visits come with their protocol version."""
+    if not doses:
+        return 0
+    anchors = {
+        (visit.participant_id, visit.event_code): (
+            day,
+            {event["code"]: event for event in visit.protocol_version.content["schedule"]},
+        )
+        for visit, day in doses
+    }
+    candidates = Visit.objects.select_for_update().filter(
+        participant_id__in={participant for participant, _ in anchors},
+        anchor__in={code for _, code in anchors},
         status=Visit.Status.AWAITING_DOSING,
     )
-    scheduled = 0
-    for visit in waiting:
-        for name, value in _dates(events[visit.event_code], dosed_on).items():
-            setattr(visit, name, value)
-        visit.status = Visit.Status.SCHEDULED
-        visit.save(update_fields=["target_date", "window_start", "window_end", "status"])
-        scheduled += 1
-    return scheduled
+    # One update per set of dates: visits of the same event dosed on the same day share them.
+    dated: dict[tuple[tuple[str, datetime.date], ...], list[int]] = defaultdict(list)
+    for visit in candidates:
+        if (visit.participant_id, visit.anchor) in anchors:
+            dosed_on, events = anchors[(visit.participant_id, visit.anchor)]
+            dated[tuple(_dates(events[visit.event_code], dosed_on).items())].append(visit.pk)
+    for dates, pks in dated.items():
+        Visit.objects.filter(pk__in=pks).update(**dict(dates), status=Visit.Status.SCHEDULED)
+    return sum(len(pks) for pks in dated.values())
 
 
 SCHEDULER = "Dyad (scheduler)"

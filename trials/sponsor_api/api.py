@@ -35,7 +35,7 @@ from rest_framework.utils.urls import replace_query_param
 from trials.sponsor_api import cursors, exports
 from trials.sponsor_api import schema as _schema  # noqa: F401  (registers the key's security scheme)
 from trials.sponsor_api.http import bad_request
-from trials.sponsor_api.serializers import ROW_SERIALIZERS, TrialSerializer
+from trials.sponsor_api.serializers import TrialSerializer, row_serializer
 from trials.sponsor_api.streaming import export_request_log, stream_response
 from trials.study.models import Trial, TrialSite
 
@@ -224,8 +224,9 @@ FORMAT_PARAMETER = OpenApiParameter(
 
 def export_view(resource: str) -> Any:
     """The view of one resource, with its schema: parameters, row shape, file types."""
-    row = ROW_SERIALIZERS[resource]
     definition = exports.RESOURCES[resource]
+    # Built here, not at import: resources of other apps are registered at app-ready time.
+    row = row_serializer(definition)
     parameters = [
         FORMAT_PARAMETER,
         *[

@@ -4,7 +4,8 @@ Each resource is an ALLOWLIST of columns read with `.values_list()`: a column no
 never leaves the database. Participants are named by their sponsor pseudonym, sites by code,
 visits by event code; every date is reduced by the sponsor's export profile. The JSON pages
 of the API, its CSV and NDJSON streams and the background export jobs all read these
-definitions through `export_rows` / `export_stream`.
+definitions through `export_rows` / `export_stream`. Apps built on trials define their own
+resources and add them with `register_resource` (screening/exports.py).
 
 CSV streams of resources made only of plain, date and pseudonym columns come straight from
 PostgreSQL's `COPY (SELECT ...) TO STDOUT`, with the same reduction done in the SELECT and the
@@ -24,7 +25,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, cast
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import ExpressionWrapper, OuterRef, Q, Subquery
@@ -163,7 +163,8 @@ def _site_path(participant: str) -> str:
     return "site__code" if participant == "id" else f"{participant.removesuffix('_id')}__site__code"
 
 
-def _participant_site(participant: str) -> tuple[Column, Column]:
+def participant_site(participant: str) -> tuple[Column, Column]:
+    """The participant's pseudonym and site code, the first two columns of every resource."""
     return Column("participant", participant, "pseudonym"), plain("site", _site_path(participant))
 
 
@@ -190,11 +191,6 @@ def _reviewed(queryset: models.QuerySet) -> models.QuerySet:
     )
 
 
-def _screening_model() -> type[models.Model]:
-    # By name: the trials app never imports the screening app's models (DESIGN.md).
-    return apps.get_model("screening", "Screening")
-
-
 RESOURCE_LIST = (
     Resource(
         name="participants",
@@ -204,7 +200,7 @@ RESOURCE_LIST = (
         date_field="created_at",
         extra=_participants_extra,
         columns=(
-            *_participant_site("id"),
+            *participant_site("id"),
             plain("status"),
             date("registered_at", "created_at"),
             date("status_changed_at"),
@@ -217,29 +213,12 @@ RESOURCE_LIST = (
         description="Participants of the trial; age at first consent, never the birth date.",
     ),
     Resource(
-        name="screenings",
-        model=_screening_model,
-        participant="participant_id",
-        date_field="started_at",
-        columns=(
-            *_participant_site("participant_id"),
-            plain("protocol_version", "protocol_version__number"),
-            plain("result"),
-            Column("failed_criteria", "failed", "list"),
-            Column("missing_criteria", "missing", "list"),
-            date("started_at"),
-            date("closed_at"),
-            date("updated_at"),
-        ),
-        description="Screenings: verdict and criteria by id, never the screening data.",
-    ),
-    Resource(
         name="consents",
         model=lambda: Consent,
         participant="participant_id",
         date_field="consented_at",
         columns=(
-            *_participant_site("participant_id"),
+            *participant_site("participant_id"),
             plain("form_version", "form_version__label"),
             date("consented_at"),
             plain("participant_confirmed"),
@@ -255,7 +234,7 @@ RESOURCE_LIST = (
         date_field="allocated_at",
         extra=lambda queryset: queryset.filter(participant__isnull=False),
         columns=(
-            *_participant_site("participant_id"),
+            *participant_site("participant_id"),
             plain("stratum", "allocation_list__stratum"),
             date("allocated_at"),
             plain("arm", "arm__code"),
@@ -269,7 +248,7 @@ RESOURCE_LIST = (
         participant="participant_id",
         date_field="dosed_at",
         columns=(
-            *_participant_site("participant_id"),
+            *participant_site("participant_id"),
             plain("visit", "visit__event_code"),
             plain("status"),
             plain("eligibility_confirmed"),
@@ -298,7 +277,7 @@ RESOURCE_LIST = (
         participant="participant_id",
         date_field="measured_at",
         columns=(
-            *_participant_site("participant_id"),
+            *participant_site("participant_id"),
             plain("visit", "dosing_session__visit__event_code"),
             date("measured_at"),
             plain("systolic"),
@@ -316,7 +295,7 @@ RESOURCE_LIST = (
         date_field="started_at",
         extra=lambda queryset: queryset.filter(visit__kind=EventKind.INTEGRATION),
         columns=(
-            *_participant_site("participant_id"),
+            *participant_site("participant_id"),
             plain("visit", "visit__event_code"),
             plain("attended"),
             date("started_at"),
@@ -331,7 +310,7 @@ RESOURCE_LIST = (
         participant="participant_id",
         date_field="assessed_at",
         columns=(
-            *_participant_site("participant_id"),
+            *participant_site("participant_id"),
             plain("visit", "visit__event_code"),
             plain("instrument"),
             plain("score"),
@@ -347,7 +326,7 @@ RESOURCE_LIST = (
         date_field="onset_at",
         extra=_reviewed,
         columns=(
-            *_participant_site("participant_id"),
+            *participant_site("participant_id"),
             plain("dosing_visit", "dosing_session__visit__event_code"),
             plain("term"),
             date("onset_at"),
@@ -373,7 +352,7 @@ RESOURCE_LIST = (
         participant="participant_id",
         date_field="exited_on",
         columns=(
-            *_participant_site("participant_id"),
+            *participant_site("participant_id"),
             plain("kind"),
             plain("reason"),
             date("exited_on"),
@@ -383,6 +362,26 @@ RESOURCE_LIST = (
     ),
 )
 RESOURCES: dict[str, Resource] = {resource.name: resource for resource in RESOURCE_LIST}
+
+
+def register_resource(resource: Resource, *, after: str) -> None:
+    """Add an export resource defined by an app built on trials (screening: its screening log).
+
+    Trials never reads another app's tables (DESIGN.md): that app defines the resource and
+    registers it from its `AppConfig.ready()`, before any URL, schema or export reads
+    RESOURCES; `after` names the resource it follows in the API. Registering it again is a
+    no-op; another resource under a taken name is an error.
+    """
+    if RESOURCES.get(resource.name) is resource:
+        return
+    if resource.name in RESOURCES:
+        raise ValueError(f"An export resource is already named {resource.name!r}.")
+    entries = list(RESOURCES.items())
+    position = [name for name, _ in entries].index(after) + 1
+    entries.insert(position, (resource.name, resource))
+    # In place: modules that imported RESOURCES hold this very dict.
+    RESOURCES.clear()
+    RESOURCES.update(entries)
 
 
 # --- parameters --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trials.sponsor_api import exports
-from trials.sponsor_api.exports import RESOURCES, Column, Resource
+from trials.sponsor_api.exports import Column, Resource
 from trials.sponsor_api.services import JOB_FORMATS
 from trials.study.models import Trial
 
@@ -66,9 +66,6 @@ def row_serializer(resource: Resource) -> type[serializers.Serializer]:
     fields = {column.name: _field_for(resource, column) for column in resource.columns}
     name = "".join(part.title() for part in resource.name.split("-")) + "Row"
     return type(name, (serializers.Serializer,), {**fields, "__doc__": resource.description})
-
-
-ROW_SERIALIZERS = {name: row_serializer(resource) for name, resource in RESOURCES.items()}
 
 
 class ExportJobRequestSerializer(serializers.Serializer):

@@ -1,4 +1,5 @@
-"""seed_demo --participants N: a realistic volume of demo participants, written in bulk."""
+"""seed_demo, run as an operator would; with --participants N, a realistic volume of demo
+participants."""
 
 import re
 from collections import Counter
@@ -13,7 +14,7 @@ from trials.enrollment.models import AllocationList, AllocationSlot, Consent, St
 from trials.enrollment.randomization import permuted_blocks
 from trials.participants.models import Participant
 from trials.sessions.models import Visit
-from trials.study.models import TrialSite
+from trials.study.models import Membership, Trial, TrialSite
 
 pytestmark = pytest.mark.slow  # 200 participants seeded for each test
 Status = Participant.Status
@@ -139,3 +140,18 @@ def test_the_dashboard_counts_the_demo_volume(seeded, client):
     page = client.get(f"/trials/{TRIAL}/dashboard").text
     screened = re.search(r'data-step="screened">.*?<td class="count">(\d+)</td>', page)
     assert int(screened.group(1)) == 200 - DEFAULT_CANDIDATES
+
+
+def test_seed_demo_is_idempotent(db, capsys):
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "coordinator.lon" in out and "dyad-demo-2026" in out
+    counts = (Trial.objects.count(), Membership.objects.count(), Participant.objects.count())
+    call_command("seed_demo", "--quiet")
+    assert capsys.readouterr().out == ""
+    assert (
+        Trial.objects.count(),
+        Membership.objects.count(),
+        Participant.objects.count(),
+    ) == counts
+    assert counts[0] == 2 and counts[2] == 3

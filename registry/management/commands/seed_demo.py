@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from registry.demo import VOLUME_TRIAL, Volume
 from trials.enrollment.models import ConsentFormVersion
 from trials.facilitators.models import Credential, Facilitator
-from trials.management.commands._demo_volume import VOLUME_TRIAL, Volume
 from trials.participants.models import Participant
 from trials.participants.services import participant_create
 from trials.study.models import Membership, Role, Site, Trial, TrialSite
@@ -25,7 +25,7 @@ from trials.study.services import protocol_load
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+PROTOCOLS = Path(__file__).resolve().parents[3] / "trials" / "protocols"
 DEMO_PASSWORD = "dyad-demo-2026"
 SITES = [
     ("LON", "London Psychedelic Research Unit", "Europe/London"),
