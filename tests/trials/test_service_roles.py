@@ -456,6 +456,10 @@ UNCHECKED = {
         "records what is signed (unblinding, overrides, reviews, verdicts, session logs), "
         "which checks the signer's role first."
     ),
+    "allocations_give": (
+        "The allocation step alone: called by participant_randomize after its role check, checks "
+        "and locks, and by the demo seeder acting as the system."
+    ),
 }
 
 

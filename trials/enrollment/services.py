@@ -211,7 +211,8 @@ def allocations_give(
 
     The allocation alone, at the moments given: `participant_randomize` checks, locks, moves
     the status and schedules around it; the demo seeder (registry/demo.py) gives thousands
-    at once. Lists are made and extended from their recorded seed as needed.
+    at once. Lists are made and extended from their recorded seed as needed. It checks no role
+    of its own: its callers do (the seeder acts as the system).
     """
     strata: dict[str, list[tuple[Participant, datetime.datetime]]] = {}
     for participant, at in given:
