@@ -1,14 +1,20 @@
 """Demo volume for seed_demo --participants: thousands of participants in realistic states.
 
-The seed_demo command's helper: registry is wiring, and may import every app.
+The seed_demo command's helper: registry is wiring, and may import every app. Allocation and
+visits come from the services, for thousands at once: slots from each stratum's list
+(`allocations_give`), schedules (`schedules_from_randomization`), visits dated from each dose
+(`visits_schedule_after_doses`), remaining visits cancelled on exit
+(`visits_cancel_remaining_for`). What no service writes in bulk or in the past is inserted as
+rows: registration, screening with the rule engine's verdict, signatures, consents, what
+happened at each visit, statuses and exits. Per participant, the services would take
+minutes: signing alone hashes a password.
 """
 
 from __future__ import annotations
 
 import datetime
 import random
-import secrets
-from collections.abc import Iterator
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +28,6 @@ from screening.eligibility import evaluator_for
 from screening.models import Screening
 from trials.audit import audit_context
 from trials.enrollment.models import (
-    AllocationList,
     AllocationSlot,
     Consent,
     ConsentFormVersion,
@@ -30,11 +35,16 @@ from trials.enrollment.models import (
     ExitReason,
     StudyExit,
 )
-from trials.enrollment.randomization import permuted_blocks, stratum_key
+from trials.enrollment.services import EXIT_STATUS, allocations_give
 from trials.participants import services
 from trials.participants.models import Participant, ParticipantContact, Signature
 from trials.sessions.models import EventKind, Visit
-from trials.study.models import Arm, Membership, ProtocolVersion, Role, Trial, TrialSite
+from trials.sessions.services import (
+    schedules_from_randomization,
+    visits_cancel_remaining_for,
+    visits_schedule_after_doses,
+)
+from trials.study.models import Membership, ProtocolVersion, Role, Trial, TrialSite
 
 VOLUME_TRIAL = "COMP360-TRD-P3"
 # Every block of twenty participants: where each stands in the flow.
@@ -68,17 +78,19 @@ EXITS = [
     (ExitKind.COMPLETED, ExitReason.COMPLETED_PER_PROTOCOL, 3),
     (ExitKind.LOST_TO_FOLLOW_UP, ExitReason.UNREACHABLE, 1),
 ]
-PRE_RANDOMIZATION_STATUS = {
+# The status each stage is written with; randomized ones move on once their visits are lived
+# (status_changed_at: the randomization).
+WRITTEN_STATUS = {
     "screen_failed": Participant.Status.SCREEN_FAILED,
     "screening": Participant.Status.SCREENING,
     "eligible": Participant.Status.ELIGIBLE,
     "consented": Participant.Status.CONSENTED,
+    "randomized": Participant.Status.CONSENTED,
+    "exit": Participant.Status.CONSENTED,
 }
-EXIT_STATUS = {
-    ExitKind.WITHDRAWN: Participant.Status.WITHDRAWN,
-    ExitKind.COMPLETED: Participant.Status.COMPLETED,
-    ExitKind.LOST_TO_FOLLOW_UP: Participant.Status.LOST_TO_FOLLOW_UP,
-}
+# Done by then, the participant is in follow-up.
+FOLLOW_UP_FROM = "W6"
+MISSED_SHARE = 0.03
 WRITTEN = [
     Participant,
     ParticipantContact,
@@ -95,29 +107,35 @@ BATCH = 2000
 
 
 class Planned:
-    """One demo participant before it is written: its stage, the moments of its path, its
-    visits and exit once randomized."""
+    """One demo participant before it is written: its stage, the moments of its path and,
+    once randomized, the last day it lives in the study (today, or the day it leaves)."""
 
     def __init__(
-        self, participant: Participant, stage: str, started: datetime.datetime, staff: Staff
+        self,
+        participant: Participant,
+        stage: str,
+        started: datetime.datetime,
+        staff: Staff,
+        trial_site: TrialSite,
     ) -> None:
         self.participant = participant
         self.stage = stage
         self.staff = staff
+        self.trial_site = trial_site
+        self.zone = ZoneInfo(trial_site.site.time_zone)
         self.started = started
         self.signed = started + datetime.timedelta(days=1)
         self.consented = started + datetime.timedelta(days=2, hours=2)
         self.randomized = started + datetime.timedelta(days=3, hours=4)
-        self.visits: list[Visit] = []
-        self.study_exit: StudyExit | None = None
+        self.until = self.randomized.date()
 
 
 class Volume:
     """Demo participants in bulk, spread over the trial's sites and every stage of the flow.
 
-    Written with bulk_create (the audit triggers still record every row), in the name of the
-    sites' own coordinators and investigators, from recorded-seed allocation lists as the
-    randomization service makes them. Caps and targets are not checked: this is volume.
+    In the name of the sites' own coordinators and investigators; the audit triggers record
+    every row. Caps and targets are not checked (`participant_randomize` checks them, one
+    participant at a time): this is volume.
     """
 
     def __init__(self, trial: Trial) -> None:
@@ -151,7 +169,7 @@ class Volume:
                 for trial_site, share in zip(trial_sites, shares, strict=True)
                 for plan in self._plan(trial_site, share)
             ]
-            self._write(planned, trial_sites)
+            self._write(planned)
         _analyze(WRITTEN)
         return len(planned)
 
@@ -177,38 +195,31 @@ class Volume:
                 study_id=services.study_id_for(trial_site, number),
                 created_by=staff.coordinator,
             )
-            plan = Planned(participant, stage, started, staff)
-            self._path(plan, ZoneInfo(trial_site.site.time_zone))
+            plan = Planned(participant, stage, started, staff, trial_site)
+            self._path(plan)
             planned.append(plan)
         return planned
 
-    def _path(self, plan: Planned, zone: ZoneInfo) -> None:
-        """Where the participant stands now: status, when it changed, visits and exit."""
+    def _path(self, plan: Planned) -> None:
+        """The status it is written with, when it changed; until when a randomized one lives."""
         participant, stage = plan.participant, plan.stage
+        participant.status = WRITTEN_STATUS[stage]
+        participant.status_changed_at = {
+            "eligible": plan.signed,
+            "consented": plan.consented,
+            "randomized": plan.randomized,
+            "exit": plan.randomized,
+        }.get(stage, plan.started)
         if stage not in RANDOMIZED:
-            participant.status = PRE_RANDOMIZATION_STATUS[stage]
-            participant.status_changed_at = {
-                "eligible": plan.signed,
-                "consented": plan.consented,
-            }.get(stage, plan.started)
             return
-        randomized_on = plan.randomized.astimezone(zone).date()
-        today = self.now.astimezone(zone).date()
-        until = today
+        randomized_on = plan.randomized.astimezone(plan.zone).date()
+        plan.until = self.now.astimezone(plan.zone).date()
         if stage == "exit":
-            until = randomized_on + datetime.timedelta(
-                days=self.random.randint(0, (today - randomized_on).days)
+            plan.until = randomized_on + datetime.timedelta(
+                days=self.random.randint(0, (plan.until - randomized_on).days)
             )
-            plan.study_exit = self._exit(plan, until)
-        plan.visits = list(self._visits(participant, randomized_on, until, stage == "exit"))
-        participant.status = (
-            EXIT_STATUS[ExitKind(plan.study_exit.kind)]
-            if plan.study_exit
-            else _status_from(plan.visits)
-        )
-        participant.status_changed_at = plan.randomized
 
-    def _write(self, planned: list[Planned], trial_sites: list[TrialSite]) -> None:
+    def _write(self, planned: list[Planned]) -> None:
         Participant.objects.bulk_create([plan.participant for plan in planned], batch_size=BATCH)
         ParticipantContact.objects.bulk_create(
             (self._contact(plan.participant) for plan in planned), batch_size=BATCH
@@ -218,19 +229,106 @@ class Volume:
         Consent.objects.bulk_create(
             (self._consent(plan) for plan in planned if plan.stage in CONSENTED), batch_size=BATCH
         )
-        randomized = sorted(
-            (plan for plan in planned if plan.stage in RANDOMIZED), key=lambda plan: plan.randomized
-        )
-        for trial_site in trial_sites:
-            self._allocate(
-                trial_site, [p for p in randomized if p.participant.site_id == trial_site.site_id]
+        randomized = [plan for plan in planned if plan.stage in RANDOMIZED]
+        self._randomize(randomized)
+        done = self._live(randomized)
+        for plan in randomized:
+            plan.participant.status = _status_from(done[plan.participant.pk])
+        self._exits([plan for plan in randomized if plan.stage == "exit"])
+        by_status: dict[str, list[int]] = defaultdict(list)
+        for plan in randomized:
+            by_status[plan.participant.status].append(plan.participant.pk)
+        for status, pks in by_status.items():
+            Participant.objects.filter(pk__in=pks).update(status=status)
+
+    def _randomize(self, randomized: list[Planned]) -> None:
+        """Slots given in order of randomization at each site, then the schedules."""
+        randomized = sorted(randomized, key=lambda plan: plan.randomized)
+        by_site: dict[int, list[Planned]] = defaultdict(list)
+        for plan in randomized:
+            by_site[plan.trial_site.pk].append(plan)
+        for plans in by_site.values():
+            allocations_give(
+                trial=self.trial,
+                trial_site=plans[0].trial_site,
+                version=self.version,
+                given=[(plan.participant, plan.randomized) for plan in plans],
+                by=plans[0].staff.coordinator,
             )
-        Visit.objects.bulk_create(
-            (visit for plan in randomized for visit in plan.visits), batch_size=BATCH
+        schedules_from_randomization(
+            version=self.version,
+            randomized=[
+                (plan.participant, plan.randomized.astimezone(plan.zone).date())
+                for plan in randomized
+            ],
         )
-        StudyExit.objects.bulk_create(
-            (plan.study_exit for plan in randomized if plan.study_exit), batch_size=BATCH
+
+    def _live(self, randomized: list[Planned]) -> dict[int, list[Visit]]:
+        """The visits due before each participant's `until`, in order: done, a few missed
+        (never a dose). Each dose dates the visits anchored on it, as the task after a dose
+        does. Returns the visits done, by participant."""
+        until = {plan.participant.pk: plan.until for plan in randomized}
+        done: dict[int, list[Visit]] = {pk: [] for pk in until}
+        missed: list[int] = []
+        seen: set[int] = set()
+        participants = list(until)
+        while participants:
+            doses = []
+            for visit in self._scheduled(participants):
+                if visit.pk in seen:
+                    continue
+                seen.add(visit.pk)
+                if visit.target_date >= until[visit.participant_id]:
+                    continue
+                if visit.kind != EventKind.DOSING and self.random.random() < MISSED_SHARE:
+                    missed.append(visit.pk)
+                    continue
+                done[visit.participant_id].append(visit)
+                if visit.kind == EventKind.DOSING:
+                    doses.append((visit, visit.target_date))
+            visits_schedule_after_doses(doses=doses)
+            participants = [visit.participant_id for visit, _ in doses]
+        # What happened at each visit: the session services need a booking, a team and
+        # signatures, which the demo does not make.
+        lived = [visit.pk for visits in done.values() for visit in visits]
+        Visit.objects.filter(pk__in=lived).update(status=Visit.Status.COMPLETED)
+        Visit.objects.filter(pk__in=missed).update(status=Visit.Status.MISSED)
+        return done
+
+    def _scheduled(self, participants: list[int]) -> list[Visit]:
+        """The participants' dated visits, in order, with the fields `_live` reads."""
+        visits = list(
+            Visit.objects.filter(participant__in=participants, status=Visit.Status.SCHEDULED)
+            .only("participant", "protocol_version", "event_code", "kind", "target_date")
+            .order_by("participant", "sequence")
         )
+        for visit in visits:
+            visit.protocol_version = self.version  # one copy of the content, not one per row
+        return visits
+
+    def _exits(self, leaving: list[Planned]) -> None:
+        """Each leaves as its lifecycle allows; the visits not done are cancelled."""
+        exits = []
+        for plan in leaving:
+            kind, reason = self._exit(plan.participant.status)
+            plan.participant.status = EXIT_STATUS[kind]
+            exits.append(
+                StudyExit(
+                    participant=plan.participant,
+                    kind=kind,
+                    reason=reason,
+                    exited_on=plan.until,
+                    recorded_by=plan.staff.coordinator,
+                )
+            )
+        StudyExit.objects.bulk_create(exits, batch_size=BATCH)
+        visits_cancel_remaining_for(participants=[plan.participant for plan in leaving])
+
+    def _exit(self, status: str) -> tuple[str, str]:
+        allowed = services.allowed_transitions(status)
+        exits = [exit_ for exit_ in EXITS if EXIT_STATUS[exit_[0]] in allowed]
+        kind, reason, _ = self.random.choices(exits, weights=[w for *_, w in exits])[0]
+        return kind, reason
 
     def _contact(self, participant: Participant) -> ParticipantContact:
         born = datetime.date(1950, 1, 1) + datetime.timedelta(days=self.random.randrange(18000))
@@ -265,6 +363,8 @@ class Volume:
             data = self._screening_data(plan.stage)
             clean, _errors = rules.clean_values(fields, data)
             verdict = self.evaluate(clean)
+            if plan.participant.pk in signatures:
+                plan.participant.eligibility_data = data  # strata are read from it
             screenings.append(
                 Screening(
                     participant=plan.participant,
@@ -321,108 +421,6 @@ class Volume:
             recorded_by=plan.staff.coordinator,
         )
 
-    def _allocate(self, trial_site: TrialSite, planned: list[Planned]) -> None:
-        """Give each participant, in order of randomization, the next free place of the site's
-        list; the list is extended from its recorded seed as the service extends it."""
-        allocation_list = self._allocation_list(trial_site)
-        free = list(allocation_list.slots.filter(participant__isnull=True).order_by("sequence"))
-        existing = allocation_list.slots.count()
-        arms = {arm.code: arm for arm in Arm.objects.filter(trial=self.trial)}
-        wanted = existing + max(len(planned) - len(free), 0)
-        generated = permuted_blocks(
-            allocation_list.seed, allocation_list.ratio, allocation_list.block_sizes, wanted
-        )
-        new = [
-            AllocationSlot(
-                allocation_list=allocation_list,
-                sequence=slot.sequence,
-                block=slot.block,
-                arm=arms[slot.arm],
-                kit_code=slot.kit_code,
-            )
-            for slot in generated[existing:]
-        ]
-        for plan, slot in zip(planned, free + new, strict=False):
-            slot.participant, slot.allocated_at = plan.participant, plan.randomized
-            slot.allocated_by = plan.staff.coordinator
-        given_free = free[: len(planned)]
-        if given_free:
-            fields = ["participant", "allocated_at", "allocated_by"]
-            AllocationSlot.objects.bulk_update(given_free, fields, batch_size=BATCH)
-        AllocationSlot.objects.bulk_create(new, batch_size=BATCH)
-
-    def _allocation_list(self, trial_site: TrialSite) -> AllocationList:
-        scheme = self.version.content["randomization"]
-        allocation_list, _ = AllocationList.objects.get_or_create(
-            trial=self.trial,
-            stratum=stratum_key({"site": trial_site.site.code}),
-            defaults={
-                "seed": secrets.token_hex(16),
-                "ratio": scheme["ratio"],
-                "block_sizes": scheme["block_sizes"],
-            },
-        )
-        return allocation_list
-
-    def _visits(
-        self,
-        participant: Participant,
-        randomized_on: datetime.date,
-        until: datetime.date,
-        left: bool,
-    ) -> Iterator[Visit]:
-        """The protocol's events: those anchored on a done dose are dated, those before `until`
-        done (a few missed), the rest to do, or cancelled if the participant left."""
-        anchors = {"randomization": randomized_on}
-        for sequence, event in enumerate(self.version.content["schedule"], start=1):
-            visit = Visit(
-                participant=participant,
-                protocol_version=self.version,
-                event_code=event["code"],
-                kind=event["kind"],
-                label=event["label"],
-                anchor=event["anchor"],
-                day=event["day"],
-                sequence=sequence,
-                status=Visit.Status.CANCELLED if left else Visit.Status.AWAITING_DOSING,
-            )
-            anchor = anchors.get(event["anchor"])
-            if anchor is not None:
-                self._date(visit, event, anchor, until, left)
-                if visit.kind == EventKind.DOSING and visit.status == Visit.Status.COMPLETED:
-                    anchors[event["code"]] = visit.target_date
-            yield visit
-
-    def _date(
-        self,
-        visit: Visit,
-        event: dict[str, Any],
-        anchor: datetime.date,
-        until: datetime.date,
-        left: bool,
-    ) -> None:
-        early, late = event["window"]
-        visit.target_date = anchor + datetime.timedelta(days=event["day"])
-        visit.window_start = visit.target_date + datetime.timedelta(days=early)
-        visit.window_end = visit.target_date + datetime.timedelta(days=late)
-        if visit.target_date >= until:
-            visit.status = Visit.Status.CANCELLED if left else Visit.Status.SCHEDULED
-        elif visit.kind != EventKind.DOSING and self.random.random() < 0.03:
-            visit.status = Visit.Status.MISSED
-        else:
-            visit.status = Visit.Status.COMPLETED
-
-    def _exit(self, plan: Planned, exited_on: datetime.date) -> StudyExit:
-        weights = [weight for *_, weight in EXITS]
-        kind, reason, _ = self.random.choices(EXITS, weights=weights)[0]
-        return StudyExit(
-            participant=plan.participant,
-            kind=kind,
-            reason=reason,
-            exited_on=exited_on,
-            recorded_by=plan.staff.coordinator,
-        )
-
 
 def _analyze(models: list[type[Any]]) -> None:
     """Fresh planner statistics: the first pages read would otherwise be planned for the
@@ -463,10 +461,10 @@ def _staff(trial_site: TrialSite) -> Staff:
     return Staff(coordinator=found[Role.COORDINATOR], investigator=found[Role.INVESTIGATOR])
 
 
-def _status_from(visits: list[Visit]) -> str:
-    done = {visit.event_code for visit in visits if visit.status == Visit.Status.COMPLETED}
-    if "W6" in done:
+def _status_from(done: list[Visit]) -> str:
+    codes = {visit.event_code for visit in done}
+    if FOLLOW_UP_FROM in codes:
         return Participant.Status.FOLLOW_UP
-    if any(visit.kind == EventKind.DOSING and visit.event_code in done for visit in visits):
+    if any(visit.kind == EventKind.DOSING for visit in done):
         return Participant.Status.IN_TREATMENT
     return Participant.Status.RANDOMIZED
