@@ -38,6 +38,8 @@ def test_the_same_position_seals_differently_each_time():
         cursors.seal("o=x&p=1"),  # sealed but not a cursor
         "",
     ],
+    # Named, not shown: a sealed value differs at every collection (its nonce is random).
+    ids=["unsealed", "tampered", "not-a-cursor", "empty"],
 )
 def test_a_cursor_not_sealed_here_is_a_400_naming_the_parameter(
     sponsor_client, export_data, forged
