@@ -1,9 +1,12 @@
-"""Which way the imports point (DESIGN.md): trials never reaches into screening.
+"""Which way the imports point (DESIGN.md), and two house rules.
 
-Not by import (the pure rule engine, screening.rules, excepted), not by name
-(`apps.get_model("screening", ...)`, `import_module("screening...")`, a "screening.Model"
-reference) and not by a `screenings__` lookup. What trials needs of screening is plugged in
-through trials' registries from screening/apps.py.
+trials never reaches into screening: not by import (the pure rule engine, screening.rules,
+excepted), not by name (`apps.get_model("screening", ...)`, `import_module("screening...")`, a
+"screening.Model" reference) and not by a `screenings__` lookup. What trials needs of screening
+is plugged in through trials' registries from screening/apps.py.
+
+No view module imports another's views, and no services module imports DRF (services raise
+Django's ValidationError; the API turns it into a 400).
 """
 
 from __future__ import annotations
@@ -116,3 +119,76 @@ def test_each_way_of_reaching_into_screening_is_caught(source):
 )
 def test_the_rule_engine_and_the_word_screening_are_allowed(source):
     assert violations(source) == []
+
+
+def _imported(source: str) -> list[str]:
+    """The modules a source imports (for `from package import name`, package.name too)."""
+    modules = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    return modules
+
+
+def view_imports(source: str) -> list[str]:
+    """The view modules a view module imports: feature packages never use each other's views."""
+    ours = [m for m in _imported(source) if m.split(".")[0] in ("trials", "screening")]
+    return [m for m in ours if m.endswith(".views") or ".views." in m]
+
+
+def drf_imports(source: str) -> list[str]:
+    """What a services module imports of DRF: services raise Django's ValidationError."""
+    return [m for m in _imported(source) if m.split(".")[0] == "rest_framework"]
+
+
+def app_modules(name: str) -> list[Path]:
+    return sorted([*(ROOT / "trials").rglob(name), *(ROOT / "screening").rglob(name)])
+
+
+def test_no_view_module_imports_another():
+    found = {
+        str(path.relative_to(ROOT)): problems
+        for path in app_modules("views.py")
+        if (problems := view_imports(path.read_text()))
+    }
+    assert found == {}
+    assert len(app_modules("views.py")) >= 7  # every views module was read
+
+
+def test_services_raise_djangos_validation_error_never_drfs():
+    found = {
+        str(path.relative_to(ROOT)): problems
+        for path in app_modules("services.py")
+        if (problems := drf_imports(path.read_text()))
+    }
+    assert found == {}
+    assert len(app_modules("services.py")) >= 9
+
+
+@pytest.mark.parametrize(
+    ("check", "source"),
+    [
+        (view_imports, "from trials.sessions.views import visit_book"),
+        (view_imports, "from trials.enrollment import views"),
+        (view_imports, "import trials.safety.views"),
+        (drf_imports, "from rest_framework import serializers"),
+        (drf_imports, "from rest_framework.exceptions import ValidationError"),
+        (drf_imports, "import rest_framework"),
+    ],
+)
+def test_each_break_of_a_house_rule_is_caught(check, source):
+    assert check(source)
+
+
+@pytest.mark.parametrize(
+    ("check", "source"),
+    [
+        (view_imports, "from django.contrib.auth import views as auth_views"),
+        (view_imports, "from trials.participants.actions import participant_for_action"),
+        (drf_imports, "from django.core.exceptions import ValidationError"),
+    ],
+)
+def test_what_the_house_rules_allow_passes(check, source):
+    assert check(source) == []
