@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -26,6 +25,7 @@ from django.utils import timezone
 import trials
 from screening.services import screening_record, screening_start
 from tests.factories import COMP360_ELIGIBLE_DATA, PASSWORD, PROTOCOLS, UserFactory, contact_details
+from tests.trials.test_sessions import CHECKLIST, LONDON, RELEASE
 from trials.enrollment.services import consent_record
 from trials.safety.models import AdverseEvent
 from trials.safety.services import adverse_event_report
@@ -42,22 +42,6 @@ from trials.study.services import protocol_load
 
 ACTING_USER = ("by", "investigator", "signer")
 COMP360 = (PROTOCOLS / "comp360-trd-p3.yaml").read_text()
-LONDON = ZoneInfo("Europe/London")
-CHECKLIST = {
-    "eligibility_confirmed": True,
-    "consent_current": True,
-    "medications_stopped": True,
-    "washout_days": 14,
-    "pregnancy_test": "negative",
-    "predose_systolic": 128,
-    "predose_diastolic": 82,
-    "predose_heart_rate": 74,
-}
-RELEASE = {
-    "release_alert_and_oriented": True,
-    "release_vitals_stable": True,
-    "release_escort_arranged": True,
-}
 NO_ANSWERS = {
     "wish_to_be_dead": False,
     "suicidal_thoughts": False,
