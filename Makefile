@@ -44,7 +44,7 @@ check: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest -m "not slow" --reuse-db $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" --reuse-db -n auto $(PYTEST_ARGS)
 
 # The whole suite, slow tier included, on a test database created afresh.
 test: $(VENV)/.installed system-packages
