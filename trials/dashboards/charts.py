@@ -44,7 +44,8 @@ class Figure:
     texts: list[Text] = field(default_factory=list)
 
 
-def _points(*points: tuple[float, float]) -> str:
+def svg_points(*points: tuple[float, float]) -> str:
+    """An SVG polyline's points attribute, to a tenth of a pixel."""
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
@@ -132,7 +133,7 @@ def _box(
 
 def _arrow_down(figure: Figure, top: float, bottom: float) -> None:
     centre = MAIN_X + MAIN_WIDTH / 2
-    figure.lines.append(Line(_points((centre, top), (centre, bottom)), "arrow", arrow=True))
+    figure.lines.append(Line(svg_points((centre, top), (centre, bottom)), "arrow", arrow=True))
 
 
 def _side_box(
@@ -155,7 +156,7 @@ def _side_box(
         figure.texts.append(Text(SIDE_X + 16, line_y, text, "detail"))
         figure.texts.append(Text(SIDE_X + SIDE_WIDTH - 12, line_y, _count(number), "detail", "end"))
     centre = MAIN_X + MAIN_WIDTH / 2
-    figure.lines.append(Line(_points((centre, arrow_y), (SIDE_X, arrow_y)), "arrow", arrow=True))
+    figure.lines.append(Line(svg_points((centre, arrow_y), (SIDE_X, arrow_y)), "arrow", arrow=True))
     return top + height, max(step_bottom + GAP, arrow_y + GAP / 2)
 
 
@@ -171,10 +172,10 @@ def _exits(figure: Figure, consort: Consort, dosed_bottom: float, above: float) 
     fork_y, top = above + GAP / 2, above + GAP
     centres = [MAIN_X + index * (width + 20) + width / 2 for index in range(len(exits))]
     centre = MAIN_X + MAIN_WIDTH / 2
-    figure.lines.append(Line(_points((centre, dosed_bottom), (centre, fork_y)), "arrow"))
-    figure.lines.append(Line(_points((centres[0], fork_y), (centres[-1], fork_y)), "arrow"))
+    figure.lines.append(Line(svg_points((centre, dosed_bottom), (centre, fork_y)), "arrow"))
+    figure.lines.append(Line(svg_points((centres[0], fork_y), (centres[-1], fork_y)), "arrow"))
     for (label, count), middle in zip(exits, centres, strict=True):
-        figure.lines.append(Line(_points((middle, fork_y), (middle, top)), "arrow", arrow=True))
+        figure.lines.append(Line(svg_points((middle, fork_y), (middle, top)), "arrow", arrow=True))
         _box(figure, middle - width / 2, top, width, label, count, "exit")
     return top + BOX_HEIGHT
 
@@ -212,7 +213,7 @@ def enrollment_figure(enrollment: Enrollment) -> Figure:
     if len(enrollment.sites) > 1:
         series.append(("total", "All sites", enrollment.total))
     for css, label, values in series:
-        points = _points(*((scale.x(i), scale.y(v)) for i, v in enumerate(values)))
+        points = svg_points(*((scale.x(i), scale.y(v)) for i, v in enumerate(values)))
         title = f"{label}: {values[-1]:,} randomized"
         figure.lines.append(Line(points, f"series {css}", title=title))
     _rules(figure, enrollment, scale)
@@ -242,15 +243,15 @@ def _axes(figure: Figure, enrollment: Enrollment, scale: _Scale, step: int) -> N
     right, bottom = CHART_WIDTH - RIGHT, CHART_HEIGHT - BOTTOM
     for value in range(0, scale.top_value + 1, step):
         y = scale.y(value)
-        figure.lines.append(Line(_points((LEFT, y), (right, y)), "grid"))
+        figure.lines.append(Line(svg_points((LEFT, y), (right, y)), "grid"))
         figure.texts.append(Text(LEFT - 8, y + 4, f"{value:,}", "tick", "end"))
     every = math.ceil(len(enrollment.weeks) / MAX_WEEK_LABELS)
     for index, week in enumerate(enrollment.weeks):
         if index % every == 0:
             x = scale.x(index)
-            figure.lines.append(Line(_points((x, bottom), (x, bottom + 5)), "axis"))
+            figure.lines.append(Line(svg_points((x, bottom), (x, bottom + 5)), "axis"))
             figure.texts.append(Text(x, bottom + 18, f"{week.day} {week:%b}", "tick", "middle"))
-    figure.lines.append(Line(_points((LEFT, TOP), (LEFT, bottom), (right, bottom)), "axis"))
+    figure.lines.append(Line(svg_points((LEFT, TOP), (LEFT, bottom), (right, bottom)), "axis"))
     figure.texts.append(Text(LEFT, TOP - 10, "Randomized (cumulative)", "caption"))
     figure.texts.append(
         Text((LEFT + right) / 2, bottom + 36, "Week starting (UTC)", "caption", "middle")
@@ -268,7 +269,7 @@ def _rules(figure: Figure, enrollment: Enrollment, scale: _Scale) -> None:
     label_y = -math.inf
     for value, label, kind in sorted(rules, key=lambda rule: -rule[0]):
         y = scale.y(value)
-        line = Line(_points((LEFT, y), (CHART_WIDTH - RIGHT, y)), f"rule {kind}", title=label)
+        line = Line(svg_points((LEFT, y), (CHART_WIDTH - RIGHT, y)), f"rule {kind}", title=label)
         figure.lines.append(line)
         label_y = max(y + 4, label_y + 14)
         figure.texts.append(Text(CHART_WIDTH - RIGHT + 8, label_y, label, f"rule-label {kind}"))
@@ -278,7 +279,7 @@ def _legend(figure: Figure, entries: list[tuple[str, str]]) -> None:
     y = CHART_HEIGHT - 14
     for index, (css, label) in enumerate(entries):
         x = LEFT + index * 150
-        figure.lines.append(Line(_points((x, y - 4), (x + 22, y - 4)), f"series {css}"))
+        figure.lines.append(Line(svg_points((x, y - 4), (x + 22, y - 4)), f"series {css}"))
         figure.texts.append(Text(x + 28, y, label, "legend"))
 
 
@@ -303,5 +304,5 @@ def visits_figure(week: list[SiteWeek]) -> Figure:
             Text(BAR_LEFT - 10, y + 22, f"{site.name} ({site.code})", "label", "end")
         )
         figure.texts.append(Text(BAR_LEFT + width + 8, y + 22, _count(site.visits_due), "count"))
-    figure.lines.append(Line(_points((BAR_LEFT, 6), (BAR_LEFT, height - 6)), "axis"))
+    figure.lines.append(Line(svg_points((BAR_LEFT, 6), (BAR_LEFT, height - 6)), "axis"))
     return figure

@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from trials.dashboards.charts import svg_points
+
 if TYPE_CHECKING:
     from trials.safety.queries import Instrument, InstrumentScores
 
@@ -76,7 +78,7 @@ def scores_chart(scores: list[InstrumentScores], *, time_zone: str) -> ScoresCha
         width=WIDTH,
         height=HEIGHT,
         description=_description(scores, zone),
-        axis=_points((LEFT, TOP), (LEFT, bottom), (right, bottom)),
+        axis=svg_points((LEFT, TOP), (LEFT, bottom), (right, bottom)),
         y_caption=Tick(_n(LEFT - 44), _n(TOP - 14), _y_caption(scores)),
         x_caption=Tick(_n((LEFT + right) / 2), _n(bottom + 36), f"Date assessed ({time_zone})"),
         y_ticks=y_ticks,
@@ -117,7 +119,7 @@ def _y_ticks(scores: list[InstrumentScores], scale: _Scale) -> tuple[list[Tick],
         else:
             label = f"{fraction:.0%}"
         ticks.append(Tick(_n(LEFT - 8), _n(y + 4), label))
-        grid.append(_points((LEFT, y), (WIDTH - RIGHT, y)))
+        grid.append(svg_points((LEFT, y), (WIDTH - RIGHT, y)))
     return ticks, grid
 
 
@@ -151,10 +153,10 @@ def _series(index: int, line: InstrumentScores, scale: _Scale, zone: ZoneInfo) -
     return Series(
         code=instrument.code,
         css=f"series-{index % SERIES}",
-        points=_points(*((x, y) for x, y, _ in placed)),
+        points=svg_points(*((x, y) for x, y, _ in placed)),
         markers=[Point(_n(x), _n(y), title) for x, y, title in placed],
         legend=Tick(_n(legend_x + 28), _n(legend_y), f"{instrument.range_text}"),
-        legend_line=_points((legend_x, legend_y - 4), (legend_x + 22, legend_y - 4)),
+        legend_line=svg_points((legend_x, legend_y - 4), (legend_x + 22, legend_y - 4)),
     )
 
 
@@ -177,7 +179,3 @@ def score_text(value: Decimal) -> str:
 
 def _n(value: float) -> str:
     return f"{value:.1f}"
-
-
-def _points(*points: tuple[float, float]) -> str:
-    return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
